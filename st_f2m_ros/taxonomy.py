@@ -36,8 +36,9 @@ INTENSITIES: tuple[str, ...] = ('low', 'medium', 'high')
 INTENSITY_IDS: dict[str, int] = {'none': 0, **{k: i + 1 for i, k in enumerate(INTENSITIES)}}
 
 # Fine-grained classes: 'neutral', then '<emotion>_<intensity>' emotion-major.
-CLASS_LABELS: tuple[str, ...] = (NEUTRAL,) + tuple(
-    f'{e}_{k}' for e in EMOTIONS for k in INTENSITIES
+CLASS_LABELS: tuple[str, ...] = (
+    NEUTRAL,
+    *(f'{e}_{k}' for e in EMOTIONS for k in INTENSITIES),
 )
 NUM_CLASSES = len(CLASS_LABELS)  # 19
 
@@ -84,7 +85,7 @@ def class_id(emotion: str, intensity: str | None = None) -> int:
     if emotion == NEUTRAL:
         return 0
     if emotion not in EMOTIONS:
-        raise ValueError(f'unknown emotion {emotion!r}; expected one of {(NEUTRAL,) + EMOTIONS}')
+        raise ValueError(f'unknown emotion {emotion!r}; expected one of {(NEUTRAL, *EMOTIONS)}')
     if intensity not in INTENSITIES:
         raise ValueError(f'unknown intensity {intensity!r}; expected one of {INTENSITIES}')
     return 1 + EMOTIONS.index(emotion) * len(INTENSITIES) + INTENSITIES.index(intensity)

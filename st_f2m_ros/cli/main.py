@@ -22,9 +22,10 @@ StF2MError becomes one line on stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 from collections.abc import Sequence
+import importlib
+import importlib.util
+import sys
 
 from st_f2m_ros import __version__
 from st_f2m_ros.errors import StF2MError
@@ -44,6 +45,15 @@ SUBCOMMANDS: tuple[str, ...] = (
     'export',
     'bench',
 )
+
+
+def available_commands() -> list[str]:
+    """Names of the subcommands whose modules are present, as typed on the command line."""
+    return [
+        name.replace('_', '-')
+        for name in SUBCOMMANDS
+        if importlib.util.find_spec(f'st_f2m_ros.cli.{name}') is not None
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
