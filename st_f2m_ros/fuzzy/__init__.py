@@ -11,4 +11,33 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Generalized fuzzy inference F: FCIS (components) and FKIS (rule base), paper section IV."""
+"""Generalized fuzzy inference F: FCIS (components) and FKIS (rule base), paper section IV.
+
+`from st_f2m_ros.fuzzy import FuzzyInference, load_rule_base, label_from_components`. The
+torch-based names are imported lazily so that `fuzzy.rules` (YAML only) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from st_f2m_ros.fuzzy.rules import RuleBase, load_rule_base
+
+__all__ = [
+    'FuzzyInference',
+    'FuzzyOutput',
+    'RuleBase',
+    'fire_components',
+    'label_from_components',
+    'load_rule_base',
+]
+
+_LAZY = {'FuzzyInference', 'FuzzyOutput', 'fire_components', 'label_from_components'}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from st_f2m_ros.fuzzy import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
