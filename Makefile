@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PIP) install --quiet --upgrade pip
 	# torch first, pinned: the local CPU build, never a CUDA download
 	$(PIP) install --quiet -c constraints.txt torch==2.13.0
-	$(PIP) install --quiet -c constraints.txt -e '.[text,dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[text,datasets,dev]'
 	touch $@
 
 ros-tools:  ## install Debian's ROS 2 interface tools when missing (needs root and apt)

@@ -12,3 +12,26 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """Data: synthetic benchmark, rosbag2 I/O, training datasets and real-dataset loaders."""
+
+from st_f2m_ros.data.clip import Clip, Utterance
+from st_f2m_ros.data.dataset import (
+    DatasetIndex,
+    load_clip,
+    load_clips,
+    make_synthetic_dataset,
+    read_index,
+    save_clip,
+    write_clips,
+)
+
+__all__ = [
+    'Clip',
+    'DatasetIndex',
+    'Utterance',
+    'load_clip',
+    'load_clips',
+    'make_synthetic_dataset',
+    'read_index',
+    'save_clip',
+    'write_clips',
+]

