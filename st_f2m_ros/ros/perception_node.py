@@ -1,0 +1,294 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The perception node: camera + speech in, /emotion/sequence out, /adapt and /reset_adaptation.
+
+A thin shell over `runtime.session` (pipeline, recognizer, adaptation manager). Callback groups:
+camera and speech share one mutually exclusive group (the pipeline is sequential), the services
+have their own (an adaptation never blocks frames; the inner loop runs on the manager's worker
+thread), diagnostics a third; a MultiThreadedExecutor runs them in parallel.
+
+Topics (remap in the launch file): `image` (sensor_msgs/Image, sensor-data QoS) or
+`image/compressed`, `transcript`; outputs `emotion/sequence`, `emotion/debug_image`,
+`/diagnostics` (reliable).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+from st_f2m_ros.errors import PerceptionError, StF2MError
+from st_f2m_ros.perception.image_convert import msg_to_bgr
+from st_f2m_ros.ros import params as P
+from st_f2m_ros.ros.hri import HriBridge
+from st_f2m_ros.ros.kit import rclpy_kit
+from st_f2m_ros.runtime import message_inputs as inputs
+from st_f2m_ros.runtime import messages as conv
+from st_f2m_ros.runtime.adaptation import request_from_msg
+from st_f2m_ros.runtime.debug_draw import draw_debug
+from st_f2m_ros.runtime.node_stats import InputClock, NodeStats, OncePerCause
+from st_f2m_ros.runtime.session import apply_live_params, build_session
+
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class PerceptionNode(Node):
+    """ST-F2M perception: EmotionSequence publisher, adaptation services, diagnostics."""
+
+    def __init__(self) -> None:
+        super().__init__('st_f2m_perception')
+        for spec in P.PERCEPTION_PARAMS:
+            self.declare_parameter(spec.name, spec.default, P.descriptor(spec))
+        self.values = {s.name: self.get_parameter(s.name).value for s in P.PERCEPTION_PARAMS}
+        reason = P.validate_changes(self.values, self.values, started=False)
+        if reason:
+            raise StF2MError(f'invalid parameter: {reason} (see config/perception.yaml)')
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.kit = rclpy_kit()
+        self.subject = self.values['subject_id']
+        self.session = build_session(self.values, self.subject)
+        self.stats = NodeStats()
+        self.clock = InputClock()
+        self._once = OncePerCause(period=60.0)  # bad input: one log line per cause a minute
+        self._skipped: dict[str, int] = {}
+        self.get_logger().info(self.session.manager.activate(self.subject))
+
+        io = MutuallyExclusiveCallbackGroup()
+        services = MutuallyExclusiveCallbackGroup()
+        timers = MutuallyExclusiveCallbackGroup()
+        self.seq_pub = self.create_publisher(
+            self._msg('EmotionSequence'), 'emotion/sequence', RELIABLE
+        )
+        self.diag_pub = self.create_publisher(self.kit.DiagnosticArray, '/diagnostics', RELIABLE)
+        self.debug_pub = self.create_publisher(self.kit.Image, 'emotion/debug_image', RELIABLE)
+        if self.values['use_compressed']:
+            from sensor_msgs.msg import CompressedImage
+
+            self.create_subscription(
+                CompressedImage,
+                'image/compressed',
+                self._on_compressed,
+                qos_profile_sensor_data,
+                callback_group=io,
+            )
+        else:
+            from sensor_msgs.msg import Image
+
+            self.create_subscription(
+                Image, 'image', self._on_image, qos_profile_sensor_data, callback_group=io
+            )
+        self.hri = None
+        if self.values['hri_enabled']:
+            self.hri = HriBridge.create(self, self.kit, self._face_id(), io)
+            if self.hri is not None:
+                self.hri.follow_persons(lambda: self.values['subject_id'], self._set_subject)
+        self._subscribe_transcripts(io)
+        from st_f2m_ros.srv import Adapt, ResetAdaptation
+
+        self.create_service(Adapt, 'adapt', self._on_adapt, callback_group=services)
+        self.create_service(
+            ResetAdaptation, 'reset_adaptation', self._on_reset, callback_group=services
+        )
+        self.create_timer(self.values['diagnostics_period'], self._on_timer, callback_group=timers)
+        self.get_logger().info(f'ready: model {self.session.recognizer.model_id}')
+
+    # ------------------------------------------------------------------ helpers
+
+    def _msg(self, name: str) -> Any:
+        return getattr(self.kit, name)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _face_id(self) -> str:
+        return self.values['hri_face_id'] or self.subject
+
+    def _set_subject(self, subject: str, reload: bool = True) -> None:
+        if subject == self.subject:
+            return
+        self.subject = subject
+        self.session.pipeline.config.subject_id = subject
+        if reload:  # the person's persisted adaptation, or the base model
+            self.get_logger().info(self.session.manager.activate(subject))
+        if self.hri is not None:
+            self.hri.set_face_id(self._face_id())
+
+    def _subscribe_transcripts(self, group: Any) -> None:
+        kind = self.values['transcript_type']
+        if kind == 'string':
+            from std_msgs.msg import String
+
+            self.create_subscription(
+                String, 'transcript', self._on_string, RELIABLE, callback_group=group
+            )
+        elif kind == 'transcript':
+            from st_f2m_ros.msg import Transcript
+
+            self.create_subscription(
+                Transcript, 'transcript', self._on_transcript, RELIABLE, callback_group=group
+            )
+        elif kind == 'live_speech':
+            if self.hri is None:
+                self.get_logger().error(
+                    'transcript_type live_speech needs hri_msgs and hri_enabled; speech is ignored'
+                )
+            else:
+                self.hri.follow_voices(self._feed_transcript)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in params}
+        reason = P.validate_changes(changes, self.values)
+        if reason:
+            return SetParametersResult(successful=False, reason=reason)
+        try:
+            apply_live_params(self.session.pipeline, changes)
+        except StF2MError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        self.values.update(changes)
+        if 'subject_id' in changes:
+            self._set_subject(changes['subject_id'])
+        return SetParametersResult(successful=True)
+
+    def _on_image(self, msg: Any) -> None:
+        stamp = conv.stamp_to_seconds(msg.header.stamp)
+        pipeline = self.session.pipeline
+        if self.values['publish_debug_image']:
+            try:
+                bgr = msg_to_bgr(msg)
+            except PerceptionError:
+                bgr = None
+            if bgr is not None:
+                self._after_frame(stamp, pipeline.on_image(stamp, bgr), msg.header.frame_id, bgr)
+                return
+        res = pipeline.on_image_fields(
+            stamp, msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data
+        )
+        self._after_frame(stamp, res, msg.header.frame_id)
+
+    def _on_compressed(self, msg: Any) -> None:
+        stamp = conv.stamp_to_seconds(msg.header.stamp)
+        res = self.session.pipeline.on_compressed(stamp, msg.format, msg.data)
+        self._after_frame(stamp, res, msg.header.frame_id)
+
+    def _after_frame(self, stamp: float, res: Any, frame_id: str, bgr: Any = None) -> None:
+        now = self._now()
+        self.clock.observe(stamp, now)
+        obs = self.session.pipeline.last_observation
+        self.stats.frame(now, bool(obs is not None and obs.found))
+        if res is None:
+            return
+        res.frame_id = frame_id
+        self._publish(res)
+        if bgr is not None:
+            state = res.states[-1] if res.states else None
+            box = obs.box if obs is not None else None
+            img = draw_debug(bgr, box, state, self.session.manager.state)
+            self.debug_pub.publish(conv.bgr_to_image_msg(self.kit, img, res.stamp, frame_id))
+
+    def _publish(self, res: Any) -> None:
+        res.subject_id = self.subject
+        self.seq_pub.publish(conv.sequence_to_msg(self.kit, res))
+        if self.hri is not None:
+            self.hri.publish_expression(res)
+
+    def _on_string(self, msg: Any) -> None:
+        self._feed_transcript(inputs.transcript_from_string(msg.data, self._now()))
+
+    def _on_transcript(self, msg: Any) -> None:
+        rec = inputs.transcript_from_msg(msg)
+        if rec.is_final:
+            self._feed_transcript(rec)
+
+    def _feed_transcript(self, rec: inputs.TranscriptRecord) -> None:
+        res = self.session.pipeline.on_transcript(rec.stamp, rec.text, rec.start, rec.end)
+        if res is not None:
+            self._publish(res)
+
+    def _on_adapt(self, request: Any, response: Any) -> Any:
+        try:
+            req = request_from_msg(request)
+        except StF2MError as err:
+            response.success, response.message = False, str(err)
+            response.model_id = self.session.recognizer.model_id
+            return response
+        outcome = self.session.manager.submit(req).result()
+        if outcome.success:  # the adapted head is live already (persisted or not)
+            self._set_subject(req.subject_id, reload=False)
+        log = self.get_logger().info if outcome.success else self.get_logger().warning
+        log(f'/adapt {req.subject_id}: {outcome.message}')
+        return conv.adapt_response(self.kit, outcome)
+
+    def _on_reset(self, request: Any, response: Any) -> Any:
+        subject = request.subject_id or self.subject
+        out = self.session.manager.reset(subject, request.delete_persisted)
+        self.get_logger().info(f'/reset_adaptation {subject}: {out.message}')
+        return conv.reset_response(self.kit, out.success, out.message, out.model_id)
+
+    def _on_timer(self) -> None:
+        now = self._now()
+        pipeline = self.session.pipeline
+        stale = pipeline.on_tick(self.clock.now(now))
+        if stale is not None:
+            self._publish(stale)
+        snapshot = pipeline.stats.snapshot()
+        for cause, count in snapshot['skipped'].items():
+            if count > self._skipped.get(cause, 0) and self._once.should_log(cause, now):
+                self.get_logger().warning(
+                    f'input skipped ({cause}, {count} so far): {pipeline.last_error}'
+                )
+        self._skipped = dict(snapshot['skipped'])
+        reports = self.stats.reports(
+            now,
+            self.session.recognizer.model_id,
+            self.session.manager.state,
+            stale=stale is not None,
+            extra=snapshot,
+        )
+        self.diag_pub.publish(conv.diagnostics_to_msg(self.kit, now, reports))
+
+    def close(self) -> None:
+        """Stop the adaptation worker."""
+        self.session.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of `ros2 run st_f2m_ros perception_node`."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PerceptionNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except StF2MError as err:
+        print(f'perception_node: {err}', file=sys.stderr)
+        return 1
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

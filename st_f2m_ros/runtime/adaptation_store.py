@@ -1,0 +1,192 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Persisted per-subject adaptations: `<root>/<subject>/v0003.safetensors`, versioned.
+
+An adaptation is the inner-loop parameters (paper eq. 6) of one person. Each is written as one
+safetensors file (no pickle) whose header metadata holds a JSON description (subject, version,
+checkpoint id, support accuracies, creation time), written atomically (temp file + fsync +
+os.replace) so a crash never leaves a half file under a version name. Only the newest
+`keep` versions are kept. A file that cannot be parsed, or that belongs to another checkpoint,
+raises AdaptationError so the caller reports it and falls back to the base model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import re
+import shutil
+import tempfile
+from typing import Any
+
+from st_f2m_ros.errors import AdaptationError
+
+SUBJECT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
+_VERSION_RE = re.compile(r'^v(\d{4,})\.safetensors$')
+META_KEY = 'st_f2m_adaptation'
+FORMAT_VERSION = 1
+
+
+def check_subject(subject: str) -> str:
+    """Return `subject` if it is a safe id (letters, digits, '_', '-', '.'; <= 64), else raise."""
+    if not isinstance(subject, str) or not SUBJECT_RE.match(subject) or '..' in subject:
+        raise AdaptationError(
+            f'invalid subject id {subject!r}: use 1-64 letters, digits, "_", "-" or "." '
+            '(not starting with "." or "-")'
+        )
+    return subject
+
+
+@dataclass(frozen=True)
+class StoredAdaptation:
+    """A loaded adaptation: parameters (name -> torch.Tensor) and its metadata."""
+
+    subject: str
+    version: int
+    params: dict[str, Any]
+    meta: dict[str, Any]
+    path: Path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (same-directory temp file, fsync, os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+class AdaptationStore:
+    """Versioned safetensors files of per-subject adaptations under one root folder."""
+
+    def __init__(self, root: str | Path, keep: int = 3) -> None:
+        if keep < 1:
+            raise AdaptationError(f'keep must be >= 1 version, got {keep}')
+        self.root = Path(root).expanduser()
+        self.keep = int(keep)
+
+    def subject_dir(self, subject: str) -> Path:
+        """Folder of one subject's versions."""
+        return self.root / check_subject(subject)
+
+    def versions(self, subject: str) -> list[int]:
+        """Version numbers on disk for `subject`, ascending."""
+        d = self.subject_dir(subject)
+        if not d.is_dir():
+            return []
+        found = (_VERSION_RE.match(p.name) for p in d.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def path_of(self, subject: str, version: int) -> Path:
+        """File of one version."""
+        return self.subject_dir(subject) / f'v{version:04d}.safetensors'
+
+    def save(self, subject: str, params: dict[str, Any], meta: dict[str, Any]) -> int:
+        """Save `params` as the next version of `subject`; prune old ones; return the version."""
+        from safetensors.torch import save
+        import torch
+
+        existing = self.versions(subject)
+        version = (existing[-1] + 1) if existing else 1
+        tensors = {
+            k: torch.as_tensor(v).detach().to('cpu').contiguous().clone()
+            for k, v in params.items()
+        }
+        if not tensors:
+            raise AdaptationError('refusing to persist an adaptation with no parameters')
+        info = {**meta, 'subject': subject, 'version': version, 'format': FORMAT_VERSION}
+        try:
+            blob = save(tensors, metadata={META_KEY: json.dumps(info, sort_keys=True)})
+            atomic_write_bytes(self.path_of(subject, version), blob)
+        except OSError as err:
+            raise AdaptationError(
+                f'cannot write the adaptation of {subject} under {self.root}: {err}; '
+                'check the adaptation_store folder and free space'
+            ) from err
+        for old in self.versions(subject)[: -self.keep]:
+            self.path_of(subject, old).unlink(missing_ok=True)
+        return version
+
+    def load(
+        self, subject: str, version: int, checkpoint_id: str | None = None
+    ) -> StoredAdaptation:
+        """Load one version; raise AdaptationError when it is corrupt or for another checkpoint."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load
+
+        path = self.path_of(subject, version)
+        try:
+            data = path.read_bytes()
+            params = load(data)
+            header_len = int.from_bytes(data[:8], 'little')
+            header = json.loads(data[8 : 8 + header_len])
+            meta = json.loads(header['__metadata__'][META_KEY])
+        except (OSError, SafetensorError, ValueError, KeyError, TypeError) as err:
+            raise AdaptationError(
+                f'persisted adaptation {path} is corrupt ({type(err).__name__}: {err}); '
+                'the base model is used; delete it or call /reset_adaptation with '
+                'delete_persisted'
+            ) from err
+        if meta.get('subject') != subject:
+            raise AdaptationError(f'{path} belongs to subject {meta.get("subject")!r}')
+        if checkpoint_id is not None and meta.get('checkpoint_id') != checkpoint_id:
+            raise AdaptationError(
+                f'{path} was adapted from checkpoint {meta.get("checkpoint_id")!r}, not the '
+                f'running {checkpoint_id!r}; the base model is used; adapt again'
+            )
+        return StoredAdaptation(subject, version, params, meta, path)
+
+    def latest(self, subject: str, checkpoint_id: str | None = None) -> StoredAdaptation | None:
+        """Load the newest version of `subject` (None when there is none)."""
+        versions = self.versions(subject)
+        if not versions:
+            return None
+        return self.load(subject, versions[-1], checkpoint_id)
+
+    def subjects(self) -> list[str]:
+        """Subjects with at least one stored version."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if SUBJECT_RE.match(p.name) and self.versions(p.name)
+        )
+
+    def delete(self, subject: str) -> int:
+        """Delete every stored version of `subject`; return how many files were removed."""
+        n = len(self.versions(subject))
+        d = self.subject_dir(subject)
+        if d.is_dir():
+            shutil.rmtree(d)
+        return n

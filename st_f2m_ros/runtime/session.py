@@ -1,0 +1,153 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Assemble model, recognizer, pipeline and adaptation manager from flat node parameters.
+
+The perception node and `st-f2m adapt` share this, so that the service and the command do the
+same thing with the same settings. Parameter names and defaults are those of
+`ros.params.PERCEPTION_PARAMS` (config/perception.yaml); this module stays ROS-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from st_f2m_ros.runtime.adaptation import AdaptationManager, AdaptationSettings
+from st_f2m_ros.runtime.adaptation_store import AdaptationStore
+from st_f2m_ros.runtime.clip_sources import ClipLimits
+
+
+def adaptation_settings(
+    values: Mapping[str, Any], checkpoint_id: str, crop_size: int
+) -> AdaptationSettings:
+    """AdaptationSettings from node parameters."""
+    limits = ClipLimits(
+        roots=tuple(Path(r).expanduser() for r in values.get('clip_roots', ()) if r),
+        max_file_bytes=int(values.get('max_clip_bytes', 512 * 1024 * 1024)),
+    )
+    return AdaptationSettings(
+        checkpoint_id=checkpoint_id,
+        crop_size=int(crop_size),
+        limits=limits,
+        max_clips=int(values.get('max_clips', 64)),
+        max_clips_per_class=int(values.get('max_clips_per_class', 16)),
+        default_inner_steps=int(values.get('default_inner_steps', 10)),
+        clips_are_crops=bool(values.get('support_clips_are_crops', False)),
+    )
+
+
+def pipeline_config(values: Mapping[str, Any], subject: str, frame_id: str = '') -> Any:
+    """runtime.pipeline.PipelineConfig from node parameters."""
+    from st_f2m_ros.perception.face import FaceConfig
+    from st_f2m_ros.runtime.pipeline import PipelineConfig
+    from st_f2m_ros.runtime.postprocess import PostprocessConfig
+
+    return PipelineConfig(
+        subject_id=subject,
+        frame_id=frame_id,
+        window_hop=float(values.get('window_hop', 0.25)),
+        stale_timeout=float(values.get('stale_timeout', 1.0)),
+        face=FaceConfig(
+            detect_every=int(values.get('face_detect_every', 5)),
+            target=str(values.get('face_target', 'tracked')),
+        ),
+        postprocess=PostprocessConfig(
+            confidence_threshold=float(values.get('min_confidence', 0.45)),
+            min_segment=float(values.get('min_segment', 0.5)),
+            history=float(values.get('history', 10.0)),
+        ),
+    )
+
+
+# Node parameters that change the running pipeline (the others are fixed at start-up).
+LIVE_POSTPROCESS = {
+    'min_confidence': 'confidence_threshold',
+    'min_segment': 'min_segment',
+    'history': 'history',
+}
+
+
+def apply_live_params(pipeline: Any, changes: Mapping[str, Any]) -> list[str]:
+    """Apply runtime parameter changes to a running pipeline; return the names applied.
+
+    The post-processing config is frozen, so a new one is swapped in with one reference
+    assignment (a window being post-processed sees the old or the new thresholds).
+    """
+    import dataclasses
+
+    applied = []
+    post = {LIVE_POSTPROCESS[k]: float(v) for k, v in changes.items() if k in LIVE_POSTPROCESS}
+    if post:
+        new = dataclasses.replace(pipeline.post.config, **post)
+        new.validate()
+        pipeline.post.config = new
+        applied += [k for k in changes if k in LIVE_POSTPROCESS]
+    if 'stale_timeout' in changes:
+        pipeline.config.stale_timeout = float(changes['stale_timeout'])
+        applied.append('stale_timeout')
+    return applied
+
+
+@dataclass
+class Session:
+    """What the node runs: the torch model (for adaptation), recognizer, pipeline, manager."""
+
+    model: Any
+    recognizer: Any
+    pipeline: Any
+    manager: AdaptationManager
+
+    def close(self) -> None:
+        """Stop the adaptation worker."""
+        self.manager.close()
+
+
+def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool = True) -> Session:
+    """Load the checkpoint and backend named by the parameters and wire everything.
+
+    The torch model is loaded for every backend: the inner loop (meta.adapt) needs autograd,
+    and its head parameters are what the backend's `classify(params=...)` takes.
+    """
+    from st_f2m_ros.meta.adapt import adapt
+    from st_f2m_ros.model.checkpoint import load_checkpoint
+    from st_f2m_ros.runtime.factory import build_recognizer
+
+    checkpoint = str(values.get('checkpoint', '') or '') or None
+    model = load_checkpoint(checkpoint)
+    recognizer = build_recognizer(
+        str(values.get('backend', 'torch')),
+        model=model,
+        onnx_dir=str(values.get('export_dir', '') or '') or None,  # exported there if needed
+        device=str(values.get('device', 'cpu')),
+        num_threads=int(values.get('num_threads', 2)),
+    )
+    backend = recognizer.backend
+    pipeline = None
+    if with_pipeline:
+        from st_f2m_ros.runtime.pipeline import PerceptionPipeline
+
+        pipeline = PerceptionPipeline(recognizer, pipeline_config(values, subject))
+    settings = adaptation_settings(values, backend.model_id, backend.crop_size)
+    store_dir = str(values.get('adaptation_store', '') or '')
+    store = (
+        AdaptationStore(store_dir, keep=int(values.get('keep_versions', 3))) if store_dir else None
+    )
+
+    def adapt_fn(clips: list[Any], steps: int) -> Any:
+        return adapt(model, clips, steps=steps)
+
+    manager = AdaptationManager(recognizer, adapt_fn, settings, store)
+    return Session(model, recognizer, pipeline, manager)

@@ -1,0 +1,188 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The manager and `st-f2m adapt` with the real ST-F2M model, recognizer and inner loop.
+
+A small randomly initialised checkpoint (quarter-width ResNet-18, 32 px crops) keeps this fast;
+what is tested is the plumbing: clips from a real bag -> meta.adapt -> atomic swap into the
+real Recognizer while another thread keeps classifying -> persisted -> reloaded by a new session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from st_f2m_ros.cli.main import main
+from st_f2m_ros.ros.params import defaults
+from st_f2m_ros.runtime.adaptation import AdaptRequest
+from st_f2m_ros.runtime.session import build_session
+
+SEGMENTS = [('happiness_high', 12), ('anger_high', 12), ('neutral', 12)]
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from st_f2m_ros.model.checkpoint import save_checkpoint
+    from st_f2m_ros.model.config import STF2MConfig
+    from st_f2m_ros.model.stf2m import STF2MModel
+
+    torch.manual_seed(0)
+    cfg = STF2MConfig(backbone='resnet18_quarter', crop_size=32, text_encoder='hashing')
+    path = tmp_path_factory.mktemp('model') / 'tiny_stf2m.safetensors'
+    save_checkpoint(STF2MModel(cfg), path)
+    return path
+
+
+@pytest.mark.slow
+def test_cli_adapt_prints_before_after_and_persists(
+    checkpoint: Path, clip_root: Path, tmp_path: Path, helpers, capsys
+) -> None:
+    torch.set_num_threads(2)
+    bag = helpers.write_bag(clip_root / 'support', SEGMENTS)
+    store = tmp_path / 'store'
+    args = [
+        'adapt',
+        '--subject',
+        'p07',
+        '--clips',
+        str(bag),
+        '--checkpoint',
+        str(checkpoint),
+        '--store',
+        str(store),
+        '--clips-are-crops',
+        '--steps',
+        '20',
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert 'support accuracy' in out and 'before' in out and 'after' in out
+    assert '+p07@v1' in out
+    assert (store / 'p07' / 'v0001.safetensors').is_file()
+    assert (
+        main(
+            [
+                'adapt',
+                '--subject',
+                'p07',
+                '--clips',
+                str(bag),
+                '--labels',
+                'x',
+                'y',
+                '--checkpoint',
+                str(checkpoint),
+                '--store',
+                str(store),
+            ]
+        )
+        == 1
+    )
+    assert 'one label per file' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_swap_while_classifying_then_reload(
+    checkpoint: Path, clip_root: Path, tmp_path: Path, helpers
+) -> None:
+    torch.set_num_threads(2)
+    bag = helpers.write_bag(clip_root / 'support', SEGMENTS)
+    values = {
+        **defaults(),
+        'checkpoint': str(checkpoint),
+        'clip_roots': [str(clip_root)],
+        'adaptation_store': str(tmp_path / 'store'),
+        'support_clips_are_crops': True,
+    }
+    session = build_session(values, 'p07', with_pipeline=False)
+    rec = session.recognizer
+    b = rec.backend
+    crops = np.stack([helpers.frame(lab, size=32) for lab, _ in SEGMENTS for _ in range(3)])
+    feats = rec.encode_frames(crops[: b.window])[None]
+    text = np.zeros((1, b.text_dim), np.float32)
+    served: list[str] = []
+    stop = threading.Event()
+
+    def camera() -> None:
+        while not stop.is_set():
+            _, model_id = rec.classify(feats, text, np.ones(1, bool), np.zeros(1, bool))
+            served.append(model_id)
+
+    cam = threading.Thread(target=camera)
+    cam.start()
+    try:
+        out = session.manager.submit(
+            AdaptRequest('p07', clip_uris=[str(bag)], inner_steps=20)
+        ).result(120)
+    finally:
+        stop.set()
+        cam.join()
+        session.close()
+    assert out.success, out.message
+    base_id = b.model_id
+    during = served.count(base_id)
+    assert during >= 3, f'only {during} windows classified while adapting'
+    assert set(served) <= {base_id, f'{base_id}+p07@v1'}
+    adapted_scores, used = rec.classify(feats, text, np.ones(1, bool), np.zeros(1, bool))
+    assert used == f'{base_id}+p07@v1'
+
+    restarted = build_session(values, 'p07', with_pipeline=False)
+    try:
+        assert 'reloaded' in restarted.manager.activate('p07')
+        assert restarted.recognizer.model_id == f'{base_id}+p07@v1'
+        again, _ = restarted.recognizer.classify(feats, text, np.ones(1, bool), np.zeros(1, bool))
+        np.testing.assert_allclose(again.probs, adapted_scores.probs, atol=1e-5)
+    finally:
+        restarted.close()
+
+
+@pytest.mark.slow
+def test_onnx_backend_takes_the_adapted_head(clip_root: Path, tmp_path: Path, helpers) -> None:
+    """The inner loop runs in torch; the ONNX Runtime backend classifies with its result."""
+    from st_f2m_ros.model.checkpoint import save_checkpoint
+    from st_f2m_ros.model.config import STF2MConfig
+    from st_f2m_ros.model.stf2m import STF2MModel
+    from st_f2m_ros.taxonomy import class_id_from_label
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    ck = tmp_path / 'tiny96.safetensors'
+    save_checkpoint(
+        STF2MModel(STF2MConfig(backbone='resnet18_quarter', crop_size=96, text_encoder='hashing')),
+        ck,
+    )
+    bag = helpers.write_bag(clip_root / 'support', SEGMENTS)
+    values = {**defaults(), 'checkpoint': str(ck), 'backend': 'onnx',
+              'export_dir': str(tmp_path / 'onnx'), 'clip_roots': [str(clip_root)],
+              'adaptation_store': '', 'support_clips_are_crops': True}  # fmt: skip
+    session = build_session(values, 'p07', with_pipeline=False)
+    try:
+        rec = session.recognizer
+        b = rec.backend
+        assert b.name == 'onnx'
+        out = session.manager.adapt(AdaptRequest('p07', clip_uris=[str(bag)], inner_steps=20))
+        assert out.success and out.support_accuracy_after == 1.0, out.message
+        for label, _ in SEGMENTS:
+            feats = rec.encode_frames(np.stack([helpers.frame(label, size=96)] * b.window))[None]
+            scores, used = rec.classify(
+                feats, np.zeros((1, b.text_dim), np.float32), np.ones(1, bool), np.zeros(1, bool)
+            )
+            assert used.endswith('+p07@v1')
+            assert int(scores.probs.argmax()) == class_id_from_label(label)
+    finally:
+        session.close()
