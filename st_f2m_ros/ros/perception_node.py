@@ -44,6 +44,7 @@ from st_f2m_ros.ros.kit import rclpy_kit
 from st_f2m_ros.runtime import message_inputs as inputs
 from st_f2m_ros.runtime import messages as conv
 from st_f2m_ros.runtime.adaptation import request_from_msg
+from st_f2m_ros.runtime.cpu import prefer_passive_threads
 from st_f2m_ros.runtime.debug_draw import draw_debug
 from st_f2m_ros.runtime.node_stats import InputClock, NodeStats, OncePerCause
 from st_f2m_ros.runtime.session import apply_live_params, build_session
@@ -71,6 +72,8 @@ class PerceptionNode(Node):
         self._once = OncePerCause(period=60.0)  # bad input: one log line per cause a minute
         self._skipped: dict[str, int] = {}
         self.get_logger().info(self.session.manager.activate(self.subject))
+        # Load the sentence encoder and kernels now, not inside the first frame's callback.
+        self.get_logger().info(f'warm-up took {self.session.pipeline.warm_up():.2f} s')
 
         io = MutuallyExclusiveCallbackGroup()
         services = MutuallyExclusiveCallbackGroup()
@@ -274,6 +277,7 @@ class PerceptionNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of `ros2 run st_f2m_ros perception_node`."""
+    prefer_passive_threads()  # before the session imports torch
     rclpy.init(args=args)
     node = None
     try:

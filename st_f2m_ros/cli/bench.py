@@ -1,0 +1,129 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`st-f2m bench`: end-to-end perception frames/s and window latency per backend.
+
+Targets (DESIGN section 6): >= 60 frames/s with the fastest CPU backend on 2 cores, >= 30 with
+eager PyTorch, p95 window latency <= 50 ms, >= 80 % of the frame rate while /adapt runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the bench parser."""
+    p = subparsers.add_parser(
+        'bench',
+        help='measure end-to-end frames/s and window latency per backend, with /adapt running',
+        description=(
+            'Feed 640x480 synthetic camera frames (sensor_msgs/Image rgb8 fields, 30 Hz stamps) '
+            'through the whole perception pipeline as fast as it takes them, for each backend, '
+            'first alone and then while the /adapt inner loop runs on another thread; print '
+            'frames/s, window latency p50/p95 and the machine. A benchmark, not a test: '
+            'numbers depend on the machine and its load.'
+        ),
+        epilog='example: st-f2m bench --backends torch,onnx --seconds 10 --threads 2',
+    )
+    p.add_argument(
+        '--checkpoint', default=None,
+        help='model checkpoint; default: the shipped one, or an untrained default-size model',
+    )  # fmt: skip
+    p.add_argument(
+        '--backends', default='torch,onnx',
+        help='comma-separated backends to measure (torch, onnx, tensorrt); default torch,onnx',
+    )  # fmt: skip
+    p.add_argument('--seconds', type=float, default=8.0, help='seconds per phase (default 8)')
+    p.add_argument('--threads', type=int, default=2, help='inference threads (default 2)')
+    p.add_argument('--no-adapt', action='store_true', help='skip the during-adaptation phase')
+    p.add_argument(
+        '--camera-rate', type=float, default=30.0,
+        help='camera rate (Hz) of the stamps and of the paced runs (default 30)',
+    )  # fmt: skip
+    p.add_argument(
+        '--modes', default='max,paced',
+        help='max: frames back to back (throughput); paced: at the camera rate with a depth-1 '
+        'queue, as on the robot (default max,paced)',
+    )  # fmt: skip
+    p.add_argument('--onnx-dir', default=None, help='reuse / keep the ONNX export here')
+    p.set_defaults(func=run)
+
+
+def _model(checkpoint: str | None):
+    from st_f2m_ros.errors import ModelError
+    from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+
+    if checkpoint is not None or DEFAULT_CHECKPOINT.is_file():
+        model = load_checkpoint(checkpoint)
+        return model, f'checkpoint {model.model_id}'
+    try:
+        from st_f2m_ros.model.config import STF2MConfig
+        from st_f2m_ros.model.stf2m import STF2MModel
+
+        model = STF2MModel(STF2MConfig()).eval()
+    except Exception as err:
+        raise ModelError(f'no checkpoint shipped and cannot build a default model: {err}') from err
+    return model, 'untrained model of the default config (no checkpoint shipped)'
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print the table."""
+    from st_f2m_ros.runtime.cpu import prefer_passive_threads
+
+    prefer_passive_threads()  # before torch is imported: see runtime/cpu.py
+    import torch
+
+    from st_f2m_ros.errors import ConfigError
+    from st_f2m_ros.runtime.bench import (
+        _Adapter,
+        format_table,
+        machine_line,
+        render_frames,
+        run_phase,
+        support_clips,
+    )
+    from st_f2m_ros.runtime.factory import build_recognizer
+
+    torch.set_num_threads(max(1, args.threads))
+    backends = [b.strip() for b in args.backends.split(',') if b.strip()]
+    if not backends:
+        raise ConfigError('--backends lists no backend')
+    model, what = _model(args.checkpoint)
+    cfg = model.config
+    print(machine_line(args.threads))
+    print(f'model: {what}; backbone {cfg.backbone}, crop {cfg.crop_size}, T={cfg.window}, '
+          f'fuzzy {cfg.fuzzy}')  # fmt: skip
+    frames = render_frames(90)
+    clips = [] if args.no_adapt else support_clips(cfg.crop_size)
+    modes = [m.strip() for m in args.modes.split(',') if m.strip()]
+    if not modes or set(modes) - {'max', 'paced'}:
+        raise ConfigError(f'--modes takes max and/or paced, got {args.modes!r}')
+    rows = []
+    for name in backends:
+        rec = build_recognizer(name, model=model, onnx_dir=args.onnx_dir, num_threads=args.threads)
+        for mode in modes:
+            print(f'measuring {name} ({mode}) ...', flush=True)
+            kw = {'paced': mode == 'paced', 'camera_fps': args.camera_rate}
+            rows.append(run_phase(rec, frames, args.seconds, **kw))
+            if not args.no_adapt:
+                rec.reset()
+                adapter = _Adapter(model, clips, rec)
+                rows.append(run_phase(rec, frames, args.seconds, adapter=adapter, **kw))
+                if adapter.error:
+                    print(f'  adaptation failed: {adapter.error}')
+    print()
+    for line in format_table(rows):
+        print(line)
+    print(machine_line(args.threads))
+    return 0

@@ -1,0 +1,203 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""End-to-end perception benchmark: frames/s and window latency, with and without adaptation.
+
+Feeds 640x480 synthetic camera frames as `sensor_msgs/Image` fields (rgb8, so the colour
+conversion is paid as on a robot) through the whole pipeline: conversion, face tracking, crop,
+feature cache, windows, the recognizer and post-processing. Frames are stamped at the camera
+rate (30 Hz by default) but fed as fast as the pipeline takes them, so frames/s is the
+sustainable end-to-end rate and windows happen at their real ratio to frames (one per hop).
+The "adapting" phase runs the real `/adapt` inner loop (`meta.adapt.adapt`, paper eq. 6) on a
+second thread in a loop, swapping each result in, and counts the frames that still flow.
+Numbers are medians over repeats where it matters; the machine is printed with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import os
+import platform
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from st_f2m_ros.perception.image_convert import bgr_to_image
+from st_f2m_ros.runtime.pipeline import PerceptionPipeline, PipelineConfig
+from st_f2m_ros.runtime.recognizer import Recognizer
+
+
+@dataclass
+class BenchRow:
+    """One measured phase of one backend."""
+
+    backend: str
+    phase: str  # 'steady' or 'adapting'
+    mode: str  # 'max' (as fast as possible) or 'paced' (camera rate, drop when behind)
+    frames: int
+    seconds: float
+    window_p50_ms: float
+    window_p95_ms: float
+    frame_p95_ms: float
+    adaptations: int = 0
+    adapt_seconds: float = 0.0
+    dropped: int = 0
+    face_rate: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        """End-to-end frames per second."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def render_frames(n: int = 90, seed: int = 0, fps: float = 30.0) -> list[np.ndarray]:
+    """`n` 640x480 frames of one synthetic person (moving, changing expression)."""
+    from st_f2m_ros.data.synthetic import SyntheticConfig, SyntheticSession, make_subject
+
+    cfg = SyntheticConfig(fps=fps, width=640, height=480, duration=n / fps)
+    session = SyntheticSession(make_subject('bench', seed), cfg, seed)
+    return [session.render(i).image for i in range(min(n, len(session)))]
+
+
+def support_clips(crop_size: int, seed: int = 0) -> list[Any]:
+    """A support set like /adapt receives: 6 labelled clips of one person."""
+    from st_f2m_ros.data.synthetic import generate_clips
+
+    return generate_clips(1, clips_per_subject=6, duration=5.0, seed=seed, crop_size=crop_size)
+
+
+class _Adapter(threading.Thread):
+    """Runs adaptations back to back and swaps each result in, like the /adapt worker."""
+
+    def __init__(self, model: Any, clips: list[Any], recognizer: Recognizer) -> None:
+        super().__init__(daemon=True)
+        self.model, self.clips, self.recognizer = model, clips, recognizer
+        self.stop = threading.Event()
+        self.count = 0
+        self.durations: list[float] = []
+        self.error = ''
+
+    def run(self) -> None:
+        from st_f2m_ros.meta.adapt import adapt
+
+        while not self.stop.is_set():
+            try:
+                result = adapt(self.model, self.clips)
+            except Exception as err:  # reported in the table, never silently
+                self.error = f'{type(err).__name__}: {err}'
+                return
+            self.count += 1
+            self.durations.append(float(result.duration))
+            self.recognizer.set_adaptation('bench', result.params, self.count)
+
+
+def run_phase(
+    recognizer: Recognizer,
+    frames: list[np.ndarray],
+    seconds: float,
+    adapter: _Adapter | None = None,
+    camera_fps: float = 30.0,
+    warmup: int = 90,
+    paced: bool = False,
+) -> BenchRow:
+    """Feed frames for `seconds` of wall time (after a warm-up) and measure.
+
+    `paced` delivers frames at the camera rate in wall time, as a camera would: a frame that
+    arrives while the previous one is still processed replaces it (a depth-1 queue), and the
+    skipped ones are counted as dropped. Unpaced, frames are fed back to back (maximum rate).
+    """
+    fields = [bgr_to_image(f, 'rgb8') for f in frames]
+    pipe = PerceptionPipeline(recognizer, PipelineConfig(subject_id='bench'))
+    pipe.warm_up()
+    i = 0
+
+    def feed() -> None:
+        nonlocal i
+        f = fields[i % len(fields)]
+        pipe.on_image_fields(i / camera_fps, f.encoding, f.height, f.width, f.step, 0, f.data)
+        i += 1
+
+    for _ in range(warmup):
+        feed()
+    pipe.stats.window_latency.clear()
+    pipe.stats.frame_latency.clear()
+    if adapter is not None:
+        adapter.start()
+    start_i, t0 = i, time.perf_counter()
+    n = dropped = 0
+    while (now := time.perf_counter() - t0) < seconds:
+        if paced:
+            due = start_i + int(now * camera_fps)  # the newest frame the camera has sent
+            if due < i:
+                time.sleep((i - start_i) / camera_fps - now)
+                continue
+            dropped += due - i
+            i = due
+        feed()
+        n += 1
+    elapsed = time.perf_counter() - t0
+    if adapter is not None:
+        adapter.stop.set()
+        adapter.join()
+    s = pipe.stats.snapshot()
+    return BenchRow(
+        backend=recognizer.backend.name,
+        phase='adapting' if adapter is not None else 'steady',
+        mode='paced' if paced else 'max',
+        frames=n,
+        seconds=elapsed,
+        window_p50_ms=s['window_latency_p50_ms'],
+        window_p95_ms=s['window_latency_p95_ms'],
+        frame_p95_ms=s['frame_latency_p95_ms'],
+        adaptations=adapter.count if adapter is not None else 0,
+        adapt_seconds=float(np.median(adapter.durations)) if adapter and adapter.durations else 0,
+        dropped=dropped,
+        face_rate=float(s['face_rate']),
+    )
+
+
+def machine_line(threads: int) -> str:
+    """Where the numbers were taken (the project runs on a shared 2-core machine)."""
+    load = os.getloadavg() if hasattr(os, 'getloadavg') else (float('nan'),) * 3
+    return (
+        f'machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+        f'torch/ORT threads {threads}, load average {load[0]:.1f} (1 min), '
+        f'python {platform.python_version()}'
+    )
+
+
+def format_table(rows: list[BenchRow]) -> list[str]:
+    """The results as a text table, with the during/outside adaptation ratio."""
+    head = (
+        f'{"backend":<9} {"mode":<6} {"phase":<9} {"frames/s":>9} {"dropped":>8} '
+        f'{"window p50":>11} {"window p95":>11} {"frame p95":>10} {"faces":>6} {"adapts":>7} '
+        f'{"adapt s":>8}'
+    )
+    lines = [head, '-' * len(head)]
+    steady = {(r.backend, r.mode): r.fps for r in rows if r.phase == 'steady'}
+    for r in rows:
+        lines.append(
+            f'{r.backend:<9} {r.mode:<6} {r.phase:<9} {r.fps:>9.1f} {r.dropped:>8d} '
+            f'{r.window_p50_ms:>9.1f}ms {r.window_p95_ms:>9.1f}ms {r.frame_p95_ms:>8.1f}ms '
+            f'{100 * r.face_rate:>5.0f}% {r.adaptations:>7d} {r.adapt_seconds:>8.2f}'
+        )
+    for r in rows:
+        base = steady.get((r.backend, r.mode))
+        if r.phase == 'adapting' and base:
+            lines.append(
+                f'{r.backend} ({r.mode}): frame rate during adaptation = '
+                f'{100 * r.fps / base:.0f} % of steady'
+            )
+    return lines
