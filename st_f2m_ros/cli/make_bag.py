@@ -48,6 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument('--out', required=True, help='bag folder to create')
     p.add_argument('--subjects', type=int, default=1, help='people, one after another (default 1)')
+    p.add_argument(
+        '--subject-ids', nargs='+', default=None, metavar='ID',
+        help='record these people by id instead (same id and --seed = same person)',
+    )  # fmt: skip
+    p.add_argument(
+        '--clip-index', type=int, default=0,
+        help="which of each person's recordings (another script per index; default 0), "
+        'e.g. 1 for a support recording of the person in a session bag',
+    )  # fmt: skip
     p.add_argument('--duration', type=float, default=10.0, help='seconds per subject (default 10)')
     p.add_argument('--seed', type=int, default=0, help='seed (default 0)')
     p.add_argument(
@@ -148,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
         args.ground_truth_topic,
         args.frame_id,
     )
-    with tqdm(total=args.subjects * cfg.n_frames, unit='frame', desc='make-bag') as bar:
+    people = len(args.subject_ids) if args.subject_ids else args.subjects
+    with tqdm(total=people * cfg.n_frames, unit='frame', desc='make-bag') as bar:
         summary = write_synthetic_bag(
             args.out,
             subjects=args.subjects,
@@ -162,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
             distro=args.distro,
             overwrite=args.overwrite,
             progress=bar.update,
+            subject_ids=args.subject_ids,
+            clip_index=args.clip_index,
         )
     print(
         f'wrote {summary.path} ({summary.storage}, {summary.duration:g} s): '

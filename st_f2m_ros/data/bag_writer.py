@@ -33,7 +33,7 @@ string, which Humble and Jazzy both read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 import shutil
@@ -44,7 +44,7 @@ import numpy as np
 
 from st_f2m_ros.data.synthetic.expression import INTENSITY_LEVEL
 from st_f2m_ros.data.synthetic.generator import SyntheticConfig, SyntheticSession
-from st_f2m_ros.data.synthetic.subjects import make_subjects
+from st_f2m_ros.data.synthetic.subjects import make_subject, make_subjects
 from st_f2m_ros.errors import ConfigError, DataError
 from st_f2m_ros.taxonomy import (
     CLASS_LABELS,
@@ -302,11 +302,17 @@ def write_synthetic_bag(
     start_time: float = DEFAULT_START,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    subject_ids: Sequence[str] | None = None,
+    clip_index: int = 0,
 ) -> BagSummary:
     """Write `subjects` synthetic sessions of `duration` s, one after another, into a bag.
 
     Args:
         path: bag folder to create (rosbag2 layout: metadata.yaml + one storage file).
+        subject_ids: record these people (make_subject(id, seed)) instead of `subjects`
+            generated ones; the same id and seed is the same person in every bag.
+        clip_index: which of each person's recordings (a different script per index), e.g.
+            a support recording (1) of the person in a session bag (0).
         storage: 'mcap' (default) or 'sqlite3'.
         encoding: 'bgr8' or 'rgb8' (sensor_msgs/Image), or 'jpeg' (sensor_msgs/CompressedImage).
         transcript_type: 'transcript' (st_f2m_ros/Transcript), 'string' or 'both'.
@@ -326,7 +332,12 @@ def write_synthetic_bag(
         raise ConfigError(
             f'transcript type must be one of {TRANSCRIPT_TYPES}, got {transcript_type!r}'
         )
-    if subjects < 1:
+    people = (
+        [make_subject(sid, seed) for sid in subject_ids]
+        if subject_ids
+        else make_subjects(subjects, seed) if subjects >= 1 else []
+    )
+    if not people:
         raise ConfigError(f'need at least one subject, got {subjects}')
     path = Path(path)
     if path.exists():
@@ -379,9 +390,9 @@ def write_synthetic_bag(
                     typestore=store,
                     offered_qos_profiles=qos,
                 )
-            for k, person in enumerate(make_subjects(subjects, seed)):
+            for k, person in enumerate(people):
                 session = SyntheticSession(
-                    person, cfg, seed, 0, start_time=start_time + k * duration
+                    person, cfg, seed, clip_index, start_time=start_time + k * duration
                 )
                 counts = write_session(
                     writer, conns, factory, session, encoding, transcript_type, progress
@@ -389,4 +400,6 @@ def write_synthetic_bag(
                 totals = [a + b for a, b in zip(totals, counts)]
     except WriterError as err:
         raise DataError(f'cannot write bag {path}: {err}') from err
-    return BagSummary(path, storage, totals[0], totals[1], totals[2], subjects * duration, types)
+    return BagSummary(
+        path, storage, totals[0], totals[1], totals[2], len(people) * duration, types
+    )

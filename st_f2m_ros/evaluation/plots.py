@@ -65,23 +65,26 @@ def plot_timeline(evals: dict[str, Evaluation], path: Path) -> Path:
     plt = _pyplot()
     names = list(evals)
     first = evals[names[0]]
+    t0 = first.segments[0].start  # seconds from the start of the recording, not epoch
     fig, ax = plt.subplots(figsize=(11, 1.2 + 0.7 * (len(names) + 1)))
     cmap = plt.get_cmap('tab20', taxonomy.NUM_CLASSES)
+    abstain = (0.1, 0.1, 0.1, 1.0)
     for seg in first.segments:
-        ax.barh(0, seg.end - seg.start, left=seg.start, color=cmap(seg.class_id), height=0.8)
+        ax.barh(0, seg.end - seg.start, left=seg.start - t0, color=cmap(seg.class_id),
+                height=0.8)
     for row, name in enumerate(names, start=1):
         ev = evals[name]
-        t = ev.times
+        t = ev.times - t0
         widths = np.diff(np.append(t, t[-1] + (np.median(np.diff(t)) if t.size > 1 else 0.1)))
-        colors = [cmap(c) if c >= 0 else (0.85, 0.85, 0.85, 1.0) for c in ev.predicted]
+        colors = [cmap(c) if c >= 0 else abstain for c in ev.predicted]
         ax.barh(np.full(t.size, row), widths, left=t, color=colors, height=0.8)
     ax.set_yticks(range(len(names) + 1), ['ground truth', *names])
     ax.invert_yaxis()
-    ax.set_xlabel('time (s, bag clock)')
+    ax.set_xlabel('time (s from the start of the recording)')
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(taxonomy.NUM_CLASSES)]
     ax.legend(handles, taxonomy.CLASS_LABELS, ncol=7, fontsize=6, loc='upper center',
               bbox_to_anchor=(0.5, -0.35))
-    ax.set_title('emotion timeline (grey: abstain / no decision)', fontsize=9)
+    ax.set_title('emotion timeline (black: abstain / no decision)', fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
