@@ -140,7 +140,10 @@ def imports_of(path: Path) -> list[tuple[str, bool]]:
             found += [(a.name.split('.')[0], _guarded(node, parents)) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.module.split('.')[0], _guarded(node, parents)))
-    return found
+    # A module whose availability the file checks once (a guarded import) may be imported
+    # again unguarded further on, e.g. lazily after a constructor checked it.
+    checked = {m for m, guarded in found if guarded}
+    return [(m, guarded or m in checked) for m, guarded in found]
 
 
 def python_files(root: Path, test: bool) -> list[Path]:
