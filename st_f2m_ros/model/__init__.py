@@ -11,4 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Spatio-temporal encoder E, classifier C, the assembled ST-F2M model and checkpoints."""
+"""Spatio-temporal encoder E, classifier C, the assembled ST-F2M model and checkpoints.
+
+Import the submodules (`model.stf2m`, `model.checkpoint`, ...) directly; this package file
+stays free of torch imports so that `import st_f2m_ros.model.config` is cheap.
+"""

@@ -1,0 +1,154 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Training data views over clips: per-frame samples, and windows over cached frame features.
+
+The paper pre-trains the backbone and keeps it fixed (VI-A1), so after the frame stage every
+frame is encoded once and all window and meta-learning work runs on cached [R, D] features
+(`FeatureBank`). Windows come from the task groups of V-A (meta/tasks.py): one group is one
+labelled multi-modal sample; its text embedding is computed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from st_f2m_ros.data.clip import Clip
+from st_f2m_ros.meta.maml import WindowBatch
+from st_f2m_ros.meta.tasks import Episode, Group, build_groups, window_indices
+
+
+def frame_samples(clips: list[Clip], stride: int = 1) -> np.ndarray:
+    """int64 [N, 2] (clip, frame) pairs of labelled frames, every `stride`-th frame."""
+    pairs = [
+        (ci, fi)
+        for ci, clip in enumerate(clips)
+        for fi in range(0, len(clip), stride)
+        if clip.labels[fi] >= 0
+    ]
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def frame_batch(
+    clips: list[Clip], pairs: np.ndarray
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """(crops uint8 [n, S, S, 3], labels [n], components [n, 12]; NaN where unknown)."""
+    crops = np.stack([clips[c].crops[f] for c, f in pairs])
+    labels = torch.tensor([int(clips[c].labels[f]) for c, f in pairs], dtype=torch.int64)
+    comps = torch.full((len(pairs), 12), float('nan'))
+    for i, (c, f) in enumerate(pairs):
+        if clips[c].components is not None:
+            comps[i] = torch.from_numpy(np.asarray(clips[c].components[f], dtype=np.float32))
+    return crops, labels, comps
+
+
+def encode_all(
+    encode: Callable[[np.ndarray], torch.Tensor],
+    clips: list[Clip],
+    batch: int = 128,
+    progress: Callable[[int], None] | None = None,
+) -> list[torch.Tensor]:
+    """Encode every frame of every clip once: a [len(clip), R, D] tensor per clip."""
+    out = []
+    for clip in clips:
+        parts = []
+        for i in range(0, len(clip), batch):
+            with torch.inference_mode():
+                parts.append(encode(clip.crops[i : i + batch]).float())
+            if progress:
+                progress(min(batch, len(clip) - i))
+        out.append(torch.cat(parts))
+    return out
+
+
+class FeatureBank:
+    """Labelled windows (V-A groups) over cached frame features, batched for training."""
+
+    def __init__(
+        self,
+        clips: list[Clip],
+        features: list[torch.Tensor],
+        text_encode: Callable[[list[str]], np.ndarray] | None,
+        window: int,
+        rate: float,
+        text_dim: int = 384,
+    ) -> None:
+        self.clips, self.features = clips, features
+        self.window, self.rate = window, rate
+        self.groups: list[Group] = build_groups(clips)
+        texts = sorted({g.text for g in self.groups if g.text})
+        emb = {}
+        if texts and text_encode is not None:
+            emb = dict(zip(texts, torch.from_numpy(text_encode(texts)).float()))
+        zero = torch.zeros(text_dim)
+        self.text = torch.stack([emb.get(g.text, zero) for g in self.groups] or [zero])
+        self.has_text = torch.tensor([g.text in emb for g in self.groups], dtype=torch.float32)
+        self.labels = torch.tensor([g.label for g in self.groups], dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @property
+    def subjects(self) -> list[str]:
+        """Subject ids present."""
+        return sorted({g.subject for g in self.groups})
+
+    def batch(
+        self,
+        idx: list[int] | np.ndarray,
+        rng: np.random.Generator | None = None,
+        drop_text: float = 0.0,
+        drop_vision: float = 0.0,
+    ) -> tuple[WindowBatch, torch.Tensor]:
+        """(windows, component targets [n, 12] (NaN where unknown)) for groups `idx`.
+
+        With `rng`, window placement is random and modalities are dropped with the given
+        probabilities (modality dropout teaches the model to work with one missing).
+        """
+        feats, comps = [], []
+        for i in idx:
+            g = self.groups[i]
+            clip = self.clips[g.video]
+            frames = window_indices(g.frames, clip.times, self.window, self.rate, rng)
+            feats.append(self.features[g.video][frames])
+            if clip.components is not None:
+                comps.append(
+                    torch.from_numpy(np.asarray(clip.components[frames], np.float32)).mean(0)
+                )
+            else:
+                comps.append(torch.full((12,), float('nan')))
+        idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+        n = len(idx_t)
+        vm = torch.ones(n)
+        tm = self.has_text[idx_t].clone()
+        if rng is not None:
+            tm = tm * torch.from_numpy(rng.random(n) >= drop_text).float()
+            keep_v = torch.from_numpy(rng.random(n) >= drop_vision).float()
+            vm = torch.where(tm > 0, keep_v, vm)  # never drop both
+        wb = WindowBatch(torch.stack(feats), self.text[idx_t], vm, tm, self.labels[idx_t])
+        return wb, torch.stack(comps)
+
+    def episode_batch(
+        self, episodes: list[Episode], rng: np.random.Generator | None = None
+    ) -> tuple[WindowBatch, WindowBatch]:
+        """Stack episodes into (support, query) batches of shape [tasks, n, ...]."""
+
+        def stack(parts: list[WindowBatch]) -> WindowBatch:
+            return WindowBatch(*(torch.stack(t) for t in zip(*(p.astuple() for p in parts))))
+
+        sup = [self.batch(e.support, rng)[0] for e in episodes]
+        qry = [self.batch(e.query, rng)[0] for e in episodes]
+        return stack(sup), stack(qry)
