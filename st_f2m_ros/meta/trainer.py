@@ -34,7 +34,7 @@ when validation improves. Rank 0 alone logs and writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 import csv
 import json
@@ -340,31 +340,45 @@ class Trainer:
             per_rank = len(order) // self.world
             mine = order[self.rank * per_rank : (self.rank + 1) * per_rank]
             n_batches = max(1, per_rank // st.batch_size)
-            tot_loss = tot_acc = 0.0
-            with _maybe_tqdm(
-                self.main, total=n_batches, desc=f'frames {epoch + 1}/{st.epochs}'
-            ) as bar:
-                for b in range(n_batches):
-                    sel = pairs[mine[b * st.batch_size : (b + 1) * st.batch_size]]
-                    crops, labels, comps = frame_batch(self.train_clips, sel)
-                    if st.hflip:
-                        crops, comps = hflip_half(crops, comps, rng)
-                    if st.jitter > 0:
-                        crops = photometric_jitter(crops, rng, st.jitter)
-                    loss, acc = ddp(torch.from_numpy(crops), labels, comps)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    tot_loss, tot_acc = tot_loss + loss.item(), tot_acc + acc.item()
-                    bar.update()
-                    bar.set_postfix(loss=f'{loss.item():.3f}', acc=f'{acc.item():.2f}')
-            row = {
-                'stage': 'frames',
-                'epoch': epoch + 1,
-                'train_loss': tot_loss / n_batches,
-                'train_acc': tot_acc / n_batches,
-            }
-            self._end_epoch('frames', epoch, opt, row)
+
+            def step(b: int, mine=mine, rng=rng) -> tuple[torch.Tensor, torch.Tensor]:
+                sel = pairs[mine[b * st.batch_size : (b + 1) * st.batch_size]]
+                crops, labels, comps = frame_batch(self.train_clips, sel)
+                if st.hflip:
+                    crops, comps = hflip_half(crops, comps, rng)
+                if st.jitter > 0:
+                    crops = photometric_jitter(crops, rng, st.jitter)
+                return ddp(torch.from_numpy(crops), labels, comps)
+
+            self._sgd_epoch('frames', epoch, st.epochs, n_batches, opt, step)
+
+    def _sgd_epoch(
+        self,
+        stage: str,
+        epoch: int,
+        epochs: int,
+        n_batches: int,
+        opt: torch.optim.Optimizer,
+        step: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+    ) -> None:
+        """One epoch of plain optimisation: `step(b)` returns batch b's (loss, accuracy)."""
+        tot_loss = tot_acc = 0.0
+        with _maybe_tqdm(self.main, total=n_batches, desc=f'{stage} {epoch + 1}/{epochs}') as bar:
+            for b in range(n_batches):
+                loss, acc = step(b)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot_loss, tot_acc = tot_loss + loss.item(), tot_acc + acc.item()
+                bar.update()
+                bar.set_postfix(loss=f'{loss.item():.3f}', acc=f'{acc.item():.2f}')
+        row = {
+            'stage': stage,
+            'epoch': epoch + 1,
+            'train_loss': tot_loss / n_batches,
+            'train_acc': tot_acc / n_batches,
+        }
+        self._end_epoch(stage, epoch, opt, row)
 
     def _validate_frames(self) -> dict[str, float]:
         """Frame-level accuracy of the stage-1 readout on the held-out subjects."""
@@ -404,28 +418,14 @@ class Trainer:
             per_rank = len(order) // self.world
             mine = order[self.rank * per_rank : (self.rank + 1) * per_rank]
             n_batches = max(1, -(-per_rank // st.batch_size))
-            tot_loss = tot_acc = 0.0
             self.model.train()
-            with _maybe_tqdm(
-                self.main, total=n_batches, desc=f'windows {epoch + 1}/{st.epochs}'
-            ) as bar:
-                for b in range(n_batches):
-                    idx = mine[b * st.batch_size : (b + 1) * st.batch_size]
-                    wb, comps = bank.batch(idx, rng, self.cfg.drop_text, self.cfg.drop_vision)
-                    loss, acc = ddp(*wb.astuple(), comps)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    tot_loss, tot_acc = tot_loss + loss.item(), tot_acc + acc.item()
-                    bar.update()
-                    bar.set_postfix(loss=f'{loss.item():.3f}', acc=f'{acc.item():.2f}')
-            row = {
-                'stage': 'windows',
-                'epoch': epoch + 1,
-                'train_loss': tot_loss / n_batches,
-                'train_acc': tot_acc / n_batches,
-            }
-            self._end_epoch('windows', epoch, opt, row)
+
+            def step(b: int, mine=mine, rng=rng) -> tuple[torch.Tensor, torch.Tensor]:
+                idx = mine[b * st.batch_size : (b + 1) * st.batch_size]
+                wb, comps = bank.batch(idx, rng, self.cfg.drop_text, self.cfg.drop_vision)
+                return ddp(*wb.astuple(), comps)
+
+            self._sgd_epoch('windows', epoch, st.epochs, n_batches, opt, step)
 
     def _meta_stage(self) -> None:
         st = self.cfg.meta
