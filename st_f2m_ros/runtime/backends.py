@@ -30,6 +30,7 @@ size, T, text dimension, class labels), so the pipeline never knows which engine
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 import json
 import os
@@ -113,7 +114,14 @@ class TorchBackend:
             torch.set_num_threads(int(num_threads))
         self._torch = torch
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # A private copy of the module: torch.func.functional_call (classify with an adapted
+        # head, and the /adapt inner loop) swaps parameters into the module for the duration
+        # of the call, so a module shared with the adaptation thread would let each thread see
+        # the other's tensors (the inner loop failed, or started from an adapted head, while
+        # frames were classified). The sentence encoder is shared (read-only, loads once).
+        text = getattr(model, '_text_encoder', None)
+        memo = {id(text): text} if text is not None else {}
+        self.model = copy.deepcopy(model, memo).to(self.device).eval()
         cfg = model.config
         self.model_id = str(getattr(model, 'model_id', 'untrained'))
         self.crop_size = int(cfg.crop_size)
