@@ -77,6 +77,9 @@ class AdaptationSettings:
     clips_are_crops: bool = False
     # Niceness added to the adaptation worker thread (Linux), so frames keep their CPU share.
     worker_nice: int = 5
+    # Frames per second kept from clip files (0 = all): the model samples windows at its
+    # feature rate, so decoding and face detection of the frames in between is wasted.
+    frame_rate: float = 0.0
 
 
 class AdaptationManager:
@@ -211,6 +214,11 @@ class AdaptationManager:
             raise AdaptationError('no face was found in any support clip; check the clips')
         return usable
 
+    def _frame_interval(self) -> float:
+        """Seconds between the file frames worth decoding (0 = every frame)."""
+        rate = self.settings.frame_rate
+        return 1.0 / rate if rate > 0 else 0.0
+
     def _load_file(self, subject: str, source: Any, img_limits: Any) -> list[Clip]:
         from st_f2m_ros.perception.image_convert import msg_to_bgr
 
@@ -224,6 +232,7 @@ class AdaptationManager:
                 self.settings.image_topic,
                 lim.max_frames_per_clip * self.settings.max_clips,
                 lambda m: msg_to_bgr(m, img_limits),
+                self._frame_interval(),
             )
             if not frames:
                 raise AdaptationError(f'{path.name} holds no image frames')
@@ -239,7 +248,9 @@ class AdaptationManager:
         else:
             if side is None:
                 raise AdaptationError(f'video {path.name} needs a sidecar {path.name}.labels.yaml')
-            frames, times = cs.read_video_frames(path, lim.max_frames_per_clip)
+            frames, times = cs.read_video_frames(
+                path, lim.max_frames_per_clip, self._frame_interval()
+            )
             labels = cs.labels_from_sidecar(side, times)
         times = cs.unique_times(times)
         crops, found = cs.crop_frames(frames, self.crop_fn, self.settings.crop_size)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -204,10 +205,43 @@ def crop_frames(
     return crops, found
 
 
+class RateFilter:
+    """Keeps the first frame at or after each point of a grid `interval` seconds apart.
+
+    On a grid rather than "interval after the last kept frame", so that 30 fps thinned to 8 Hz
+    keeps 8 frames a second (not 7.5) and windows sampled on the model's grid find a frame
+    near each of their points.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = float(interval)
+        self.due = -np.inf
+
+    def __call__(self, t: float) -> bool:
+        """True if the frame at time `t` is kept."""
+        if self.interval <= 0:
+            return True
+        if t < self.due - 1e-6:
+            return False
+        # next grid point after t (skipping points a gap in the stream jumped over)
+        start = t if self.due == -np.inf else self.due
+        self.due = start + self.interval * (np.floor((t - start) / self.interval) + 1)
+        return True
+
+
 def read_bag_frames(
-    path: Path, image_topic: str | None, max_frames: int, decode: Callable[[Any], np.ndarray]
+    path: Path,
+    image_topic: str | None,
+    max_frames: int,
+    decode: Callable[[Any], np.ndarray],
+    min_interval: float = 0.0,
 ) -> tuple[list[np.ndarray], np.ndarray, list[Any]]:
-    """Return (bgr frames, stamps, ground-truth sequence messages) of a rosbag2 file."""
+    """Return (bgr frames, stamps, ground-truth sequence messages) of a rosbag2 file.
+
+    `min_interval` (s) keeps only frames at least that far apart (by log time) and skips the
+    others before they are decoded: the model samples windows at its feature rate, so frames
+    in between would only cost decoding and face detection.
+    """
     from rosbags.highlevel import AnyReader
 
     from st_f2m_ros.interfaces import typestore
@@ -228,7 +262,10 @@ def read_bag_frames(
                     'the camera topic'
                 )
             gt = [c for c in reader.connections if c.topic == GROUND_TRUTH_TOPIC]
-            for con, _, raw in reader.messages(connections=images + gt):
+            keep = RateFilter(min_interval)
+            for con, log_ns, raw in reader.messages(connections=images + gt):
+                if con.topic != GROUND_TRUTH_TOPIC and not keep(log_ns * 1e-9):
+                    continue
                 msg = reader.deserialize(raw, con.msgtype)
                 if con.topic == GROUND_TRUTH_TOPIC:
                     truth.append(msg)
@@ -259,8 +296,13 @@ def labels_from_truth(truth: Sequence[Any], times: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_video_frames(path: Path, max_frames: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Decode a video file with OpenCV; times from the container's frame rate."""
+def read_video_frames(
+    path: Path, max_frames: int, min_interval: float = 0.0
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Decode a video file with OpenCV; times from the container's frame rate.
+
+    Frames closer than `min_interval` (s) to the last kept one are grabbed but not decoded.
+    """
     import cv2
 
     cap = cv2.VideoCapture(str(path))
@@ -268,19 +310,27 @@ def read_video_frames(path: Path, max_frames: int) -> tuple[list[np.ndarray], np
         raise AdaptationError(f'OpenCV cannot open video {path.name}')
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     frames: list[np.ndarray] = []
+    times: list[float] = []
+    keep = RateFilter(min_interval)
     try:
-        while True:
-            ok, frame = cap.read()
+        for i in itertools.count():
+            if not cap.grab():
+                break
+            t = i / float(fps)
+            if not keep(t):
+                continue
+            ok, frame = cap.retrieve()
             if not ok:
                 break
             if len(frames) >= max_frames:
                 raise AdaptationError(f'{path.name} has more than {max_frames} frames')
             frames.append(frame)
+            times.append(t)
     finally:
         cap.release()
     if not frames:
         raise AdaptationError(f'video {path.name} has no decodable frames')
-    return frames, np.arange(len(frames), dtype=np.float64) / float(fps)
+    return frames, np.asarray(times, dtype=np.float64)
 
 
 def unique_times(times: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from st_f2m_ros.runtime.clip_sources import ClipLimits
 
 
 def adaptation_settings(
-    values: Mapping[str, Any], checkpoint_id: str, crop_size: int
+    values: Mapping[str, Any], checkpoint_id: str, crop_size: int, frame_rate: float = 0.0
 ) -> AdaptationSettings:
     """AdaptationSettings from node parameters."""
     limits = ClipLimits(
@@ -46,6 +46,8 @@ def adaptation_settings(
         max_clips_per_class=int(values.get('max_clips_per_class', 16)),
         default_inner_steps=int(values.get('default_inner_steps', 10)),
         clips_are_crops=bool(values.get('support_clips_are_crops', False)),
+        # The model's feature rate: windows sample frames on that grid.
+        frame_rate=float(frame_rate),
     )
 
 
@@ -140,7 +142,9 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
         from st_f2m_ros.runtime.pipeline import PerceptionPipeline
 
         pipeline = PerceptionPipeline(recognizer, pipeline_config(values, subject))
-    settings = adaptation_settings(values, backend.model_id, backend.crop_size)
+    settings = adaptation_settings(
+        values, backend.model_id, backend.crop_size, backend.feature_rate
+    )
     store_dir = str(values.get('adaptation_store', '') or '')
     store = (
         AdaptationStore(store_dir, keep=int(values.get('keep_versions', 3))) if store_dir else None
