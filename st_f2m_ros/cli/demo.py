@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--subject', default='p07', help='id of the synthetic person (default p07)')
     p.add_argument('--seed', type=int, default=7, help='seed of the recordings (default 7)')
     p.add_argument('--seconds', type=float, default=40.0, help='session length (default 40)')
-    p.add_argument('--support-seconds', type=float, default=30.0,
-                   help='support recording length (default 30)')
+    p.add_argument('--support-seconds', type=float, default=60.0,
+                   help='support recording length (default 60: about 28 labelled clips)')
     p.add_argument('--backend', choices=('torch', 'onnx'), default='torch',
                    help='inference backend (default torch)')
     p.add_argument('--checkpoint', default='', help='model checkpoint (default: shipped one)')

@@ -44,7 +44,7 @@ class DemoConfig:
     subject: str = 'p07'
     seed: int = 7
     session_seconds: float = 40.0
-    support_seconds: float = 30.0
+    support_seconds: float = 60.0
     backend: str = 'torch'
     checkpoint: str = ''
     corrupt: str = ''  # e.g. 'fog:0.3': the paper's corruptions on the session (not support)
