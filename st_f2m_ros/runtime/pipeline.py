@@ -218,27 +218,25 @@ class PerceptionPipeline:
         is_bigendian: bool | int, data: Any,
     ) -> EmotionSequenceResult | None:  # fmt: skip
         """Convert `sensor_msgs/Image` fields (any encoding) and process the frame."""
-        try:
-            bgr = image_to_bgr(
-                encoding, height, width, step, is_bigendian, data, self.config.limits
-            )
-        except ImageError as err:
-            with self._lock:
-                self.stats.frames += 1
-                self._skip(f'image_{err.cause}', err)
-            return None
-        return self.on_image(stamp, bgr)
+        bgr = self._decode(
+            image_to_bgr, encoding, height, width, step, is_bigendian, data, self.config.limits
+        )
+        return None if bgr is None else self.on_image(stamp, bgr)
 
     def on_compressed(self, stamp: float, fmt: str, data: Any) -> EmotionSequenceResult | None:
         """Decode a `sensor_msgs/CompressedImage` and process the frame."""
+        bgr = self._decode(compressed_to_bgr, fmt, data, self.config.limits)
+        return None if bgr is None else self.on_image(stamp, bgr)
+
+    def _decode(self, convert: Any, *args: Any) -> np.ndarray | None:
+        """Run an image converter; a bad image is counted as a skipped frame, by cause."""
         try:
-            bgr = compressed_to_bgr(fmt, data, self.config.limits)
+            return convert(*args)
         except ImageError as err:
             with self._lock:
                 self.stats.frames += 1
                 self._skip(f'image_{err.cause}', err)
             return None
-        return self.on_image(stamp, bgr)
 
     def on_transcript(
         self, stamp: float, text: str, start: float | None = None, end: float | None = None

@@ -35,17 +35,10 @@ from st_f2m_ros.runtime.session import build_session
 SEGMENTS = [('happiness_high', 12), ('anger_high', 12), ('neutral', 12)]
 
 
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from st_f2m_ros.model.checkpoint import save_checkpoint
-    from st_f2m_ros.model.config import STF2MConfig
-    from st_f2m_ros.model.stf2m import STF2MModel
-
-    torch.manual_seed(0)
-    cfg = STF2MConfig(backbone='resnet18_quarter', crop_size=32, text_encoder='hashing')
-    path = tmp_path_factory.mktemp('model') / 'tiny_stf2m.safetensors'
-    save_checkpoint(STF2MModel(cfg), path)
-    return path
+@pytest.fixture
+def checkpoint(tiny_checkpoint: Path) -> Path:
+    """The shared small random checkpoint (test/conftest.py)."""
+    return tiny_checkpoint
 
 
 @pytest.mark.slow
