@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 from torch.func import functional_call, grad
+import yaml
 
 from st_f2m_ros import taxonomy
 from st_f2m_ros.errors import ConfigError, DataError
@@ -35,6 +36,8 @@ from st_f2m_ros.fuzzy import (
     load_rule_base,
 )
 from st_f2m_ros.fuzzy.inference import FEATURE_SETS
+from st_f2m_ros.fuzzy.rules import RuleBase, rule_base_from_dict
+from st_f2m_ros.resources import resource_path
 
 RB = load_rule_base()
 CODINGS = RB.coding_matrix().astype(np.float32)  # [19, 12], row i = class i
@@ -107,6 +110,41 @@ def test_clipped_codings_still_win_except_the_papers_off_scale_tie() -> None:
     for label in ('anger_low', 'anger_medium', 'anger_high'):
         cid = taxonomy.class_id_from_label(label)
         assert label_from_components(CODINGS[cid : cid + 1], clip=True)[0] == cid
+
+
+def _two_coding_rule_base() -> RuleBase:
+    """The packaged rules with a second anger_high coding: the first with the eyebrow Raised."""
+    doc = yaml.safe_load(resource_path('fuzzy_rules.yaml').read_text(encoding='utf-8'))
+    rule = next(r for r in doc['rules'] if r['class'] == 'anger_high')
+    rule['codings'] = [rule.pop('coding'), '1010010(-1)(-1)(-1)(-1)(-1)']
+    return rule_base_from_dict(doc)
+
+
+@pytest.mark.parametrize('eyebrow', [0.25, 0.75])
+def test_a_class_with_two_codings_takes_the_strongest_one(eyebrow: float) -> None:
+    """Section IV: a class's rules are alternatives, aggregated by max (s-norm), not summed."""
+    rb = _two_coding_rule_base()
+    ah = taxonomy.class_id_from_label('anger_high')
+    assert rb.coding_matrix().shape == (20, 12)
+    assert rb.coding_matrix()[ah + 1, 0] == 1  # the second coding: left eyebrow Raised
+    comps = CODINGS[ah].copy()
+    comps[0] = eyebrow  # between Normal (0, first coding) and Raised (1, second coding)
+    strengths, _ = fire_components(comps[None], rb)
+    # Gaussian terms at alpha 0.4 (mu = 2 ** -((x - c) / 0.4) ** 2), floor 0.05, the other
+    # 11 components crisp on both codings: each rule fires 0.05 + 0.95 mu(eyebrow).
+    first = 0.05 + 0.95 * 2.0 ** -(((eyebrow - 0.0) / 0.4) ** 2)
+    second = 0.05 + 0.95 * 2.0 ** -(((eyebrow - 1.0) / 0.4) ** 2)
+    assert abs(first - second) > 0.6  # the two codings really disagree on this input
+    assert strengths[0, ah] == pytest.approx(max(first, second), abs=1e-5)
+    assert strengths[0, ah] == pytest.approx(0.05 + 0.95 * 2.0**-0.390625, abs=1e-5)  # 0.7747
+    # The other 18 classes fire exactly as with the one-coding rule base.
+    single, _ = fire_components(comps[None], RB)
+    others = np.arange(taxonomy.NUM_CLASSES) != ah
+    assert np.allclose(strengths[0, others], single[0, others], atol=1e-7)
+    assert label_from_components(comps[None], rb)[0] == ah
+    # The learned model's path (FuzzyInference.infer -> FKIS.classes) aggregates the same way.
+    out = FuzzyInference(8, rb).infer(torch.from_numpy(comps)[None])
+    assert out.memberships[0, ah - 1].item() == pytest.approx(max(first, second), abs=1e-5)
 
 
 def test_labels_survive_small_noise_and_fall_back_to_neutral() -> None:
