@@ -39,7 +39,7 @@ ros-tools:  ## install Debian's ROS 2 interface tools when missing (needs root a
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check .
 
-# OpenMP threads sleep instead of spinning: the suite shares two cores (runtime/cpu.py).
+# OpenMP threads sleep instead of spinning: the suite shares two cores (runtime/inference/cpu.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
 test: setup ros-tools lint  ## set up and run the whole test suite

@@ -41,8 +41,8 @@ import numpy as np
 import torch
 
 from st_f2m_ros.ros.params import defaults
-from st_f2m_ros.runtime.adaptation import AdaptRequest, InlineClip
-from st_f2m_ros.runtime.message_inputs import RawImage
+from st_f2m_ros.runtime.adaptation.manager import AdaptRequest, InlineClip
+from st_f2m_ros.runtime.messages.inputs import RawImage
 from st_f2m_ros.runtime.session import build_session
 
 CLASSES = (

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from st_f2m_ros.ros.params import defaults
-    from st_f2m_ros.runtime.adaptation import AdaptRequest
+    from st_f2m_ros.runtime.adaptation.manager import AdaptRequest
     from st_f2m_ros.runtime.session import build_session
 
     clips = [str(Path(c).expanduser().resolve()) for c in args.clips]

@@ -79,9 +79,9 @@ def _model(checkpoint: str | None):
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the table."""
-    from st_f2m_ros.runtime.cpu import prefer_passive_threads
+    from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
 
-    prefer_passive_threads()  # before torch is imported: see runtime/cpu.py
+    prefer_passive_threads()  # before torch is imported: see runtime/inference/cpu.py
     import torch
 
     from st_f2m_ros.errors import ConfigError
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         run_phase,
         support_clips,
     )
-    from st_f2m_ros.runtime.factory import build_recognizer
+    from st_f2m_ros.runtime.inference.factory import build_recognizer
 
     torch.set_num_threads(max(1, args.threads))
     backends = [b.strip() for b in args.backends.split(',') if b.strip()]

@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit status."""
     # Before any subcommand imports torch: sleeping, not spinning, OpenMP threads (see
-    # runtime/cpu.py; spinning threads collapse throughput on a shared 2-core machine).
-    from st_f2m_ros.runtime.cpu import prefer_passive_threads
+    # runtime/inference/cpu.py; spinning threads collapse throughput on a shared 2-core machine).
+    from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
 
     prefer_passive_threads()
     parser = build_parser()

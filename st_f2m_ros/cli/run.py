@@ -77,13 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the bag and print the summary."""
-    from st_f2m_ros.runtime.cpu import prefer_passive_threads
+    from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
 
-    prefer_passive_threads()  # before torch is imported: see runtime/cpu.py
+    prefer_passive_threads()  # before torch is imported: see runtime/inference/cpu.py
     from tqdm import tqdm
 
-    from st_f2m_ros.runtime.factory import build_recognizer
-    from st_f2m_ros.runtime.pipeline import PerceptionPipeline, PipelineConfig
+    from st_f2m_ros.runtime.inference.factory import build_recognizer
+    from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
     from st_f2m_ros.runtime.replay import SequenceBagWriter, replay_bag
 
     recognizer = build_recognizer(

@@ -96,7 +96,7 @@ def _record(cfg: DemoConfig, out: Path, log: Log) -> tuple[Path, Path]:
 
 
 def _replay(session: Any, values: dict, bag: Path, out: Path, name: str, log: Log) -> RunResult:
-    from st_f2m_ros.runtime.pipeline import PerceptionPipeline
+    from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline
     from st_f2m_ros.runtime.replay import SequenceBagWriter, replay_bag
     from st_f2m_ros.runtime.session import pipeline_config
 
@@ -127,7 +127,7 @@ def _contact_sheet(bag: Path, run: RunResult, adaptation: str, path: Path, n: in
     from st_f2m_ros.data.bag_reader import BagReader
     from st_f2m_ros.perception.face import FaceDetector
     from st_f2m_ros.perception.image_convert import msg_to_bgr
-    from st_f2m_ros.runtime.debug_draw import draw_debug
+    from st_f2m_ros.runtime.messages.debug_draw import draw_debug
 
     with BagReader(bag) as reader:
         frames = list(reader.images())
@@ -150,7 +150,7 @@ def _contact_sheet(bag: Path, run: RunResult, adaptation: str, path: Path, n: in
 
 def run_demo(cfg: DemoConfig, out: Path, log: Log = print) -> DemoResult:
     """Record, replay, adapt, replay, evaluate and plot; every file goes under `out`."""
-    from st_f2m_ros.runtime.adaptation_request import AdaptRequest
+    from st_f2m_ros.runtime.adaptation.request import AdaptRequest
     from st_f2m_ros.runtime.session import build_session
 
     out = Path(out)

@@ -36,7 +36,6 @@ from std_msgs.msg import Float32, String
 from st_f2m_ros.errors import ConfigError, StF2MError
 from st_f2m_ros.msg import EmotionSequence
 from st_f2m_ros.ros.kit import rclpy_kit
-from st_f2m_ros.runtime import messages as conv
 from st_f2m_ros.runtime.behavior import (
     RULE_FIELDS,
     SCALAR_FIELDS,
@@ -46,7 +45,8 @@ from st_f2m_ros.runtime.behavior import (
     ObservedState,
     config_from_params,
 )
-from st_f2m_ros.runtime.node_stats import InputClock
+from st_f2m_ros.runtime.messages import convert as conv
+from st_f2m_ros.runtime.pipeline.stats import InputClock
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 DESCRIPTIONS = {

@@ -31,9 +31,9 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from st_f2m_ros.ros.kit import hri_msgs_module
-from st_f2m_ros.runtime.hri_expressions import expression_for, subject_from_tracked
-from st_f2m_ros.runtime.message_inputs import TranscriptRecord, transcript_from_live_speech
-from st_f2m_ros.runtime.messages import MessageKit, expression_to_msg
+from st_f2m_ros.runtime.messages.convert import MessageKit, expression_to_msg
+from st_f2m_ros.runtime.messages.hri import expression_for, subject_from_tracked
+from st_f2m_ros.runtime.messages.inputs import TranscriptRecord, transcript_from_live_speech
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from st_f2m_ros.runtime.messages import MessageKit, rclpy_bytes_seq, rclpy_float_seq
+from st_f2m_ros.runtime.messages.convert import MessageKit, rclpy_bytes_seq, rclpy_float_seq
 
 
 def hri_msgs_module() -> Any | None:

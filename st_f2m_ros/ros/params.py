@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import re
 from typing import Any
 
-from st_f2m_ros.runtime.adaptation_store import SUBJECT_RE
+from st_f2m_ros.runtime.adaptation.store import SUBJECT_RE
 
 BACKENDS = ('torch', 'onnx', 'tensorrt')
 TRANSCRIPT_TYPES = ('string', 'transcript', 'live_speech', 'none')

@@ -41,12 +41,12 @@ from st_f2m_ros.perception.image_convert import msg_to_bgr
 from st_f2m_ros.ros import params as P
 from st_f2m_ros.ros.hri import HriBridge
 from st_f2m_ros.ros.kit import rclpy_kit
-from st_f2m_ros.runtime import message_inputs as inputs
-from st_f2m_ros.runtime import messages as conv
-from st_f2m_ros.runtime.adaptation import request_from_msg
-from st_f2m_ros.runtime.cpu import prefer_passive_threads
-from st_f2m_ros.runtime.debug_draw import draw_debug
-from st_f2m_ros.runtime.node_stats import InputClock, NodeStats, OncePerCause
+from st_f2m_ros.runtime.adaptation.manager import request_from_msg
+from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
+from st_f2m_ros.runtime.messages import convert as conv
+from st_f2m_ros.runtime.messages import inputs
+from st_f2m_ros.runtime.messages.debug_draw import draw_debug
+from st_f2m_ros.runtime.pipeline.stats import InputClock, NodeStats, OncePerCause
 from st_f2m_ros.runtime.session import apply_live_params, build_session
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

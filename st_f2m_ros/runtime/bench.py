@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.perception.image_convert import bgr_to_image
-from st_f2m_ros.runtime.pipeline import PerceptionPipeline, PipelineConfig
-from st_f2m_ros.runtime.recognizer import Recognizer
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
+from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
 
 
 @dataclass

@@ -31,8 +31,8 @@ import time
 from typing import Any
 
 from st_f2m_ros.errors import ConfigError, DataError
-from st_f2m_ros.runtime.pipeline import PerceptionPipeline
-from st_f2m_ros.runtime.results import STATUS_NAMES, EmotionSequenceResult
+from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline
+from st_f2m_ros.runtime.pipeline.results import STATUS_NAMES, EmotionSequenceResult
 
 DEFAULT_CAMERA_TOPIC = '/camera/image_raw'
 DEFAULT_TRANSCRIPT_TOPIC = '/speech/transcript'
@@ -107,7 +107,7 @@ class SequenceBagWriter:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         from st_f2m_ros.interfaces import typestore
-        from st_f2m_ros.runtime.messages import MessageKit
+        from st_f2m_ros.runtime.messages.convert import MessageKit
 
         self.path = Path(path)
         if storage not in ('mcap', 'sqlite3'):
@@ -126,7 +126,7 @@ class SequenceBagWriter:
 
     def write(self, result: EmotionSequenceResult) -> None:
         """Serialise one result at its stamp (ns)."""
-        from st_f2m_ros.runtime.messages import seconds_to_stamp, sequence_to_msg
+        from st_f2m_ros.runtime.messages.convert import seconds_to_stamp, sequence_to_msg
 
         msg = sequence_to_msg(self._kit, result)
         sec, nanosec = seconds_to_stamp(result.stamp)

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from st_f2m_ros.runtime.adaptation import AdaptationManager, AdaptationSettings
-from st_f2m_ros.runtime.adaptation_store import AdaptationStore
-from st_f2m_ros.runtime.clip_sources import ClipLimits
+from st_f2m_ros.runtime.adaptation.clip_sources import ClipLimits
+from st_f2m_ros.runtime.adaptation.manager import AdaptationManager, AdaptationSettings
+from st_f2m_ros.runtime.adaptation.store import AdaptationStore
 
 
 def adaptation_settings(
@@ -54,8 +54,8 @@ def adaptation_settings(
 def pipeline_config(values: Mapping[str, Any], subject: str, frame_id: str = '') -> Any:
     """runtime.pipeline.PipelineConfig from node parameters."""
     from st_f2m_ros.perception.face import FaceConfig
-    from st_f2m_ros.runtime.pipeline import PipelineConfig
-    from st_f2m_ros.runtime.postprocess import PostprocessConfig
+    from st_f2m_ros.runtime.pipeline.pipeline import PipelineConfig
+    from st_f2m_ros.runtime.pipeline.postprocess import PostprocessConfig
 
     return PipelineConfig(
         subject_id=subject,
@@ -125,7 +125,7 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
     """
     from st_f2m_ros.meta.adapt import adapt
     from st_f2m_ros.model.checkpoint import load_checkpoint
-    from st_f2m_ros.runtime.factory import build_recognizer
+    from st_f2m_ros.runtime.inference.factory import build_recognizer
 
     checkpoint = str(values.get('checkpoint', '') or '') or None
     model = load_checkpoint(checkpoint)
@@ -139,7 +139,7 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
     backend = recognizer.backend
     pipeline = None
     if with_pipeline:
-        from st_f2m_ros.runtime.pipeline import PerceptionPipeline
+        from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline
 
         pipeline = PerceptionPipeline(recognizer, pipeline_config(values, subject))
     settings = adaptation_settings(

@@ -32,11 +32,11 @@ import torch
 
 from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.interfaces import typestore
-from st_f2m_ros.runtime import messages as m
-from st_f2m_ros.runtime.adaptation import AdaptationManager, AdaptationSettings
-from st_f2m_ros.runtime.adaptation_store import AdaptationStore
-from st_f2m_ros.runtime.clip_sources import ClipLimits
-from st_f2m_ros.runtime.message_inputs import RawImage
+from st_f2m_ros.runtime.adaptation.clip_sources import ClipLimits
+from st_f2m_ros.runtime.adaptation.manager import AdaptationManager, AdaptationSettings
+from st_f2m_ros.runtime.adaptation.store import AdaptationStore
+from st_f2m_ros.runtime.messages import convert as m
+from st_f2m_ros.runtime.messages.inputs import RawImage
 from st_f2m_ros.taxonomy import NUM_CLASSES, class_id_from_label
 
 CROP = 16

@@ -23,7 +23,7 @@ import numpy as np
 from st_f2m_ros.data.bag_writer import write_synthetic_bag
 from st_f2m_ros.data.synthetic import SyntheticConfig
 from st_f2m_ros.perception.image_convert import msg_to_bgr
-from st_f2m_ros.runtime import clip_sources as cs
+from st_f2m_ros.runtime.adaptation import clip_sources as cs
 from st_f2m_ros.runtime.session import adaptation_settings
 
 

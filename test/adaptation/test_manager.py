@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from st_f2m_ros.runtime.adaptation import AdaptRequest, InlineClip, request_from_msg
+from st_f2m_ros.runtime.adaptation.manager import AdaptRequest, InlineClip, request_from_msg
 from st_f2m_ros.taxonomy import class_id_from_label
 
 LABELS = ('happiness_high', 'anger_high', 'neutral')
@@ -253,7 +253,7 @@ def test_broken_bag_is_a_clear_failure(make_manager, clip_root: Path) -> None:
 
 def test_request_from_rosbags_message(helpers) -> None:
     from st_f2m_ros.interfaces import typestore
-    from st_f2m_ros.runtime.messages import MessageKit
+    from st_f2m_ros.runtime.messages.convert import MessageKit
 
     store = typestore('jazzy')
     kit = MessageKit.from_typestore(store)
@@ -296,7 +296,7 @@ def test_request_from_rosbags_message(helpers) -> None:
 def test_support_frames_are_cut_by_the_face_detector(make_manager, helpers) -> None:
     from skimage.data import astronaut
 
-    from st_f2m_ros.runtime.clip_sources import default_crop_fn
+    from st_f2m_ros.runtime.adaptation.clip_sources import default_crop_fn
 
     crop = default_crop_fn(32)
     face = np.ascontiguousarray(astronaut()[:, :, ::-1])  # RGB -> BGR, a real face

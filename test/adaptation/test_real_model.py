@@ -29,7 +29,7 @@ import torch
 
 from st_f2m_ros.cli.main import main
 from st_f2m_ros.ros.params import defaults
-from st_f2m_ros.runtime.adaptation import AdaptRequest
+from st_f2m_ros.runtime.adaptation.manager import AdaptRequest
 from st_f2m_ros.runtime.session import build_session
 
 SEGMENTS = [('happiness_high', 12), ('anger_high', 12), ('neutral', 12)]

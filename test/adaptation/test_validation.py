@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 import pytest
 
 from st_f2m_ros.errors import AdaptationError
-from st_f2m_ros.runtime.adaptation import AdaptRequest, InlineClip
-from st_f2m_ros.runtime.adaptation_store import SUBJECT_RE, check_subject
-from st_f2m_ros.runtime.clip_sources import ClipLimits, resolve_clip_uri
+from st_f2m_ros.runtime.adaptation.clip_sources import ClipLimits, resolve_clip_uri
+from st_f2m_ros.runtime.adaptation.manager import AdaptRequest, InlineClip
+from st_f2m_ros.runtime.adaptation.store import SUBJECT_RE, check_subject
 from st_f2m_ros.taxonomy import CLASS_LABELS
 
 
@@ -129,7 +129,7 @@ def test_no_roots_means_no_files(tmp_path: Path) -> None:
 def test_split_by_label_keeps_every_labelled_frame_in_order(labels: list[int], cap: int) -> None:
     import numpy as np
 
-    from st_f2m_ros.runtime.clip_sources import split_by_label
+    from st_f2m_ros.runtime.adaptation.clip_sources import split_by_label
 
     n = len(labels)
     lab = np.array(labels, dtype=np.int64)
@@ -150,7 +150,7 @@ def test_split_by_label_keeps_every_labelled_frame_in_order(labels: list[int], c
 def test_sidecar_segments_label_only_their_frames(segments) -> None:
     import numpy as np
 
-    from st_f2m_ros.runtime.clip_sources import labels_from_sidecar
+    from st_f2m_ros.runtime.adaptation.clip_sources import labels_from_sidecar
 
     doc = {'segments': [{'start': a, 'end': a + d, 'label': lab} for a, d, lab in segments]}
     times = 100.0 + np.arange(0, 12, 0.25)

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 import pytest
 
-from st_f2m_ros.runtime.hri_expressions import (
+from st_f2m_ros.runtime.messages.hri import (
     HRI_VOCABULARY,
     expression_for,
     subject_from_tracked,

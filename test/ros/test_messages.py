@@ -25,9 +25,9 @@ import pytest
 from st_f2m_ros.errors import PerceptionError
 from st_f2m_ros.interfaces import interface_types, typestore
 from st_f2m_ros.perception.image_convert import bgr_to_image, msg_to_bgr
-from st_f2m_ros.runtime import message_inputs as inputs
-from st_f2m_ros.runtime import messages as m
-from st_f2m_ros.runtime.hri_expressions import expression_for
+from st_f2m_ros.runtime.messages import convert as m
+from st_f2m_ros.runtime.messages import inputs
+from st_f2m_ros.runtime.messages.hri import expression_for
 from st_f2m_ros.taxonomy import CLASS_LABELS, NUM_CLASSES, UNKNOWN_EMOTION_ID, class_id
 
 DISTROS = ('humble', 'jazzy')

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from st_f2m_ros.runtime.debug_draw import GREY, draw_debug, label_of
-from st_f2m_ros.runtime.node_stats import InputClock, NodeStats, OncePerCause
-from st_f2m_ros.runtime.results import EmotionStateResult
+from st_f2m_ros.runtime.messages.debug_draw import GREY, draw_debug, label_of
+from st_f2m_ros.runtime.pipeline.results import EmotionStateResult
+from st_f2m_ros.runtime.pipeline.stats import InputClock, NodeStats, OncePerCause
 from st_f2m_ros.taxonomy import NUM_CLASSES, class_id
 
 

@@ -25,8 +25,8 @@ import torch
 
 from st_f2m_ros.interfaces import typestore
 from st_f2m_ros.ros.params import defaults
-from st_f2m_ros.runtime import messages as m
-from st_f2m_ros.runtime.node_stats import NodeStats
+from st_f2m_ros.runtime.messages import convert as m
+from st_f2m_ros.runtime.pipeline.stats import NodeStats
 from st_f2m_ros.runtime.session import build_session
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: see runtime/cpu.py
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch: see runtime/inference/cpu.py
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ import torch
 
 from st_f2m_ros.model.config import STF2MConfig
 from st_f2m_ros.model.stf2m import STF2MModel
-from st_f2m_ros.runtime.backends import TorchBackend
+from st_f2m_ros.runtime.inference.backends import TorchBackend
 
 torch.set_num_threads(1)  # robust on a shared 2-core machine
 

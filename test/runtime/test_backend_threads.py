@@ -28,9 +28,9 @@ import torch
 
 from st_f2m_ros.meta.adapt import adapt
 from st_f2m_ros.model.checkpoint import load_checkpoint
-from st_f2m_ros.runtime.backends import make_backend
 from st_f2m_ros.runtime.bench import support_clips
-from st_f2m_ros.runtime.recognizer import Recognizer
+from st_f2m_ros.runtime.inference.backends import make_backend
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
 
 
 @pytest.mark.slow

@@ -22,15 +22,15 @@ import pytest
 import torch
 
 from st_f2m_ros.errors import AdaptationError, ConfigError, ModelError
-from st_f2m_ros.runtime.backends import (
+from st_f2m_ros.runtime.inference.backends import (
     Backend,
     OnnxBackend,
     TensorRTBackend,
     TorchBackend,
     make_backend,
 )
-from st_f2m_ros.runtime.onnx_export import export_onnx
-from st_f2m_ros.runtime.recognizer import Recognizer
+from st_f2m_ros.runtime.inference.onnx_export import export_onnx
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
 
 
 @pytest.fixture(scope='module')

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from st_f2m_ros.errors import PerceptionError
-from st_f2m_ros.runtime.feature_cache import FeatureCache
-from st_f2m_ros.runtime.transcripts import TranscriptBuffer, TranscriptConfig
-from st_f2m_ros.runtime.windows import WindowConfig, WindowScheduler
+from st_f2m_ros.runtime.pipeline.feature_cache import FeatureCache
+from st_f2m_ros.runtime.pipeline.transcripts import TranscriptBuffer, TranscriptConfig
+from st_f2m_ros.runtime.pipeline.windows import WindowConfig, WindowScheduler
 
 
 class CountingEncoder:

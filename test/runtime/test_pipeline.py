@@ -25,9 +25,9 @@ import torch
 
 from st_f2m_ros.interfaces import typestore
 from st_f2m_ros.perception.image_convert import bgr_to_compressed, bgr_to_image
-from st_f2m_ros.runtime.pipeline import PerceptionPipeline, PipelineConfig
-from st_f2m_ros.runtime.recognizer import Recognizer
-from st_f2m_ros.runtime.results import (
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
+from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
+from st_f2m_ros.runtime.pipeline.results import (
     STATUS_LOW_CONFIDENCE,
     STATUS_NO_FACE,
     STATUS_OK,

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 
 from st_f2m_ros.errors import ConfigError
-from st_f2m_ros.runtime.postprocess import (
+from st_f2m_ros.runtime.pipeline.postprocess import (
     PostprocessConfig,
     TemporalPostprocessor,
     WindowDecisionInput,
 )
-from st_f2m_ros.runtime.results import (
+from st_f2m_ros.runtime.pipeline.results import (
     STATUS_LOW_CONFIDENCE,
     STATUS_NO_FACE,
     STATUS_OK,

@@ -20,10 +20,10 @@ import pytest
 import torch
 
 from st_f2m_ros.cli.main import main
-from st_f2m_ros.runtime.pipeline import PerceptionPipeline, PipelineConfig
-from st_f2m_ros.runtime.recognizer import Recognizer
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
+from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
+from st_f2m_ros.runtime.pipeline.results import STATUS_OK
 from st_f2m_ros.runtime.replay import SequenceBagWriter, replay_bag
-from st_f2m_ros.runtime.results import STATUS_OK
 
 bag_writer = pytest.importorskip('st_f2m_ros.data.bag_writer')
 bag_reader = pytest.importorskip('st_f2m_ros.data.bag_reader')

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from st_f2m_ros.errors import ConfigError
-from st_f2m_ros.runtime.windows import WindowConfig, WindowScheduler
+from st_f2m_ros.runtime.pipeline.windows import WindowConfig, WindowScheduler
 
 
 def _run(stamps, **kw):

@@ -245,7 +245,7 @@ def read_bag_frames(
     from rosbags.highlevel import AnyReader
 
     from st_f2m_ros.interfaces import typestore
-    from st_f2m_ros.runtime.messages import stamp_to_seconds
+    from st_f2m_ros.runtime.messages.convert import stamp_to_seconds
 
     frames: list[np.ndarray] = []
     stamps: list[float] = []
@@ -286,7 +286,7 @@ def read_bag_frames(
 
 def labels_from_truth(truth: Sequence[Any], times: np.ndarray) -> np.ndarray:
     """Per-frame class ids from ground-truth EmotionSequence messages (state spans)."""
-    from st_f2m_ros.runtime.messages import stamp_to_seconds
+    from st_f2m_ros.runtime.messages.convert import stamp_to_seconds
 
     out = np.full(times.shape, -1, dtype=np.int64)
     for seq in truth:

@@ -36,15 +36,15 @@ import numpy as np
 
 from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.errors import AdaptationError, StF2MError
-from st_f2m_ros.runtime import clip_sources as cs
-from st_f2m_ros.runtime.adaptation_request import (
+from st_f2m_ros.runtime.adaptation import clip_sources as cs
+from st_f2m_ros.runtime.adaptation.request import (
     AdaptOutcome,
     AdaptRequest,
     InlineClip,
     request_from_msg,
 )
-from st_f2m_ros.runtime.adaptation_store import AdaptationStore, check_subject
-from st_f2m_ros.runtime.message_inputs import RawImage
+from st_f2m_ros.runtime.adaptation.store import AdaptationStore, check_subject
+from st_f2m_ros.runtime.messages.inputs import RawImage
 
 
 class AdaptTarget(Protocol):

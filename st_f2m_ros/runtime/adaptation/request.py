@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from st_f2m_ros.runtime.message_inputs import RawCompressedImage, RawImage
+from st_f2m_ros.runtime.messages.inputs import RawCompressedImage, RawImage
 
 
 @dataclass
@@ -64,7 +64,7 @@ class AdaptOutcome:
 
 def request_from_msg(msg: Any) -> AdaptRequest:
     """Read an Adapt request message (rclpy or rosbags) into an AdaptRequest."""
-    from st_f2m_ros.runtime.message_inputs import compressed_from_msg, image_from_msg
+    from st_f2m_ros.runtime.messages.inputs import compressed_from_msg, image_from_msg
 
     clips = []
     for c in msg.clips:

@@ -20,7 +20,7 @@ exactly these two calls on numpy arrays plus the preprocessing facts the runtime
 size, T, text dimension, class labels), so the pipeline never knows which engine runs.
 
 * `TorchBackend`: the `STF2MModel` in eager PyTorch under `torch.inference_mode()`.
-* `OnnxBackend`: two ONNX Runtime sessions over the export of `runtime/onnx_export.py`; the
+* `OnnxBackend`: two ONNX Runtime sessions over the export of `onnx_export.py`; the
   adaptable head parameters are graph inputs with the base values as defaults (overridable
   initialisers), so adapted heads work without re-exporting.
 * `TensorRTBackend`: builds a TensorRT engine for the per-frame encoder (the CNN: most of the

@@ -19,7 +19,7 @@ with the camera driver, speech recognition and navigation, spinning threads stea
 they wait for and throughput collapses (measured here under load: eager PyTorch 15 -> 125
 frames/s, ONNX Runtime 92 -> 283 frames/s with passive waiting; benchmarks/bench_pipeline.py).
 OpenMP reads its policy once, when the library loads, so this must run before `import torch`.
-ONNX Runtime sessions get `allow_spinning = 0` in runtime/backends.py.
+ONNX Runtime sessions get `allow_spinning = 0` in runtime/inference/backends.py.
 """
 
 from __future__ import annotations

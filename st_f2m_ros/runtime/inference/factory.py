@@ -26,8 +26,8 @@ import tempfile
 from typing import Any
 
 from st_f2m_ros.errors import ConfigError
-from st_f2m_ros.runtime.backends import BACKENDS, META_FILE, make_backend
-from st_f2m_ros.runtime.recognizer import Recognizer
+from st_f2m_ros.runtime.inference.backends import BACKENDS, META_FILE, make_backend
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
 
 
 def _export_matches(onnx_dir: Path, model_id: str) -> bool:
@@ -60,7 +60,7 @@ def build_recognizer(
         model = load_checkpoint(checkpoint)
     if backend == 'torch':
         return Recognizer(make_backend('torch', model, device=device, num_threads=num_threads))
-    from st_f2m_ros.runtime.onnx_export import export_onnx
+    from st_f2m_ros.runtime.inference.onnx_export import export_onnx
 
     if onnx_dir is None:
         onnx_dir = tempfile.mkdtemp(prefix='st_f2m_onnx_')

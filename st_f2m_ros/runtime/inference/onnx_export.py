@@ -41,7 +41,7 @@ from typing import Any
 import warnings
 
 from st_f2m_ros.errors import ModelError
-from st_f2m_ros.runtime.backends import (
+from st_f2m_ros.runtime.inference.backends import (
     CLASSIFIER_FILE,
     CLASSIFIER_INPUTS,
     CLASSIFIER_OUTPUTS,

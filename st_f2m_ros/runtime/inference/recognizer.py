@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.errors import AdaptationError
-from st_f2m_ros.runtime.backends import Backend, Params, WindowScores
+from st_f2m_ros.runtime.inference.backends import Backend, Params, WindowScores
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from st_f2m_ros.runtime.adaptation_store import SUBJECT_RE
+from st_f2m_ros.runtime.adaptation.store import SUBJECT_RE
 from st_f2m_ros.taxonomy import EMOTIONS, INTENSITIES, NEUTRAL, decode_class
 
 # hri_msgs/Expression constants used here (their string values).

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from st_f2m_ros.runtime.messages import stamp_to_ns, stamp_to_seconds
+from st_f2m_ros.runtime.messages.convert import stamp_to_ns, stamp_to_seconds
 
 
 @dataclass(frozen=True)

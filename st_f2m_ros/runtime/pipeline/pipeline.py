@@ -47,16 +47,16 @@ from st_f2m_ros.perception.image_convert import (
     image_to_bgr,
     validate_bgr,
 )
-from st_f2m_ros.runtime.feature_cache import FeatureCache
-from st_f2m_ros.runtime.postprocess import (
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
+from st_f2m_ros.runtime.pipeline.feature_cache import FeatureCache
+from st_f2m_ros.runtime.pipeline.postprocess import (
     PostprocessConfig,
     TemporalPostprocessor,
     WindowDecisionInput,
 )
-from st_f2m_ros.runtime.recognizer import Recognizer
-from st_f2m_ros.runtime.results import EmotionSequenceResult, EmotionStateResult
-from st_f2m_ros.runtime.transcripts import TranscriptBuffer, TranscriptConfig
-from st_f2m_ros.runtime.windows import Window, WindowConfig, WindowScheduler
+from st_f2m_ros.runtime.pipeline.results import EmotionSequenceResult, EmotionStateResult
+from st_f2m_ros.runtime.pipeline.transcripts import TranscriptBuffer, TranscriptConfig
+from st_f2m_ros.runtime.pipeline.windows import Window, WindowConfig, WindowScheduler
 from st_f2m_ros.taxonomy import MODALITY_TEXT, MODALITY_VISION
 
 _log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ class PerceptionPipeline:
     def _encode_ahead(self, prev: float, stamp: float) -> None:
         """Encode a frame as soon as it is known to be the nearest to a sampling grid time.
 
-        Windows sample frames on a fixed grid (runtime/windows.py), so the frame that a
+        Windows sample frames on a fixed grid (runtime/pipeline/windows.py), so the frame that a
         window will use is known when the next frame arrives; encoding it then spreads the
         encoder's work over the frames between windows instead of adding it to their latency.
         """

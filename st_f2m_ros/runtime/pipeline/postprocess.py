@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from st_f2m_ros.errors import ConfigError
-from st_f2m_ros.runtime.results import (
+from st_f2m_ros.runtime.pipeline.results import (
     STATUS_LOW_CONFIDENCE,
     STATUS_NO_FACE,
     STATUS_OK,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from st_f2m_ros.runtime.messages import DiagnosticReport
+from st_f2m_ros.runtime.messages.convert import DiagnosticReport
 
 
 class OncePerCause:
