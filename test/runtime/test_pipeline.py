@@ -241,3 +241,17 @@ def test_warm_up_leaves_no_trace(pipeline):
     s = pipeline.stats.snapshot()
     assert s['frames'] == s['windows'] == s['encoded'] == 0
     assert len(pipeline.cache) == 0 and pipeline.last_result is None
+
+
+def test_set_subject_and_update_face_apply_live(pipeline, face_frames):
+    from st_f2m_ros.errors import ConfigError
+
+    pipeline.set_subject('p02')
+    out = stream(pipeline, face_frames, 45)
+    assert out and all(r.subject_id == 'p02' for _, r in out)
+    pipeline.update_face(detect_every=2, target='largest')
+    assert pipeline.tracker.config.detect_every == 2
+    assert pipeline.tracker.config.target == 'largest'
+    with pytest.raises(ConfigError):
+        pipeline.update_face(detect_every=0)
+    assert pipeline.tracker.config.detect_every == 2  # a refused change leaves the old one

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 import logging
 import math
@@ -196,6 +197,26 @@ class PerceptionPipeline:
         ones = np.ones(1, dtype=np.float32)
         self.recognizer.classify(feats, text, ones, ones)
         return time.perf_counter() - t0
+
+    def set_subject(self, subject: str) -> None:
+        """Results carry `subject` from the next one on (thread-safe: the node switches it)."""
+        with self._lock:
+            self.config.subject_id = str(subject)
+
+    def update_face(self, detect_every: int | None = None, target: str | None = None) -> None:
+        """Apply live face-tracker settings; raises ConfigError (nothing changed) when invalid."""
+        changes: dict[str, Any] = {}
+        if detect_every is not None:
+            changes['detect_every'] = int(detect_every)
+        if target is not None:
+            changes['target'] = str(target)
+        if not changes:
+            return
+        with self._lock:
+            new = dataclasses.replace(self.tracker.config, **changes)
+            new.validate()
+            self.tracker.config = new
+            self.config.face = new
 
     # -- input ------------------------------------------------------------------------------
     def on_image(self, stamp: float, bgr: np.ndarray) -> EmotionSequenceResult | None:
