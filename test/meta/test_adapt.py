@@ -65,6 +65,79 @@ def test_support_windows_follow_label_runs() -> None:
     assert wins[0].frames.min() >= 4 and wins[0].frames.max() < 10
 
 
+def _two_run_clip() -> Clip:
+    """16 frames at 8 fps: frames 0-7 class 2, frames 8-15 class 7; utterances all over."""
+    clip = _clips(1, frames=16)[0]
+    clip.labels[8:] = 7
+    clip.utterances = [
+        Utterance(0.00, 0.20, 'before'),  # in the first run, ends before its window
+        Utterance(0.10, 0.30, 'straddles'),  # overlaps the window's start
+        Utterance(0.40, 0.50, 'inside'),
+        Utterance(0.70, 0.74, 'late'),  # inside: the window ends at 0.625 + 1/8 s
+        Utterance(0.76, 0.85, 'after'),  # in the first run, starts after its window
+        Utterance(1.30, 1.40, 'second'),  # in the second run's window only
+    ]
+    return clip
+
+
+def test_window_text_is_only_the_utterances_overlapping_the_window() -> None:
+    wins = support_windows([_two_run_clip()], window=4, rate=8.0, max_per_run=1)
+    # Centred windows: frames 2-5 (0.25 s .. 0.75 s) and 10-13 (1.25 s .. 1.75 s).
+    assert [w.frames.tolist() for w in wins] == [[2, 3, 4, 5], [10, 11, 12, 13]]
+    assert [w.text for w in wins] == ['straddles inside late', 'second']
+
+
+def test_adapt_ignores_utterances_outside_the_windows() -> None:
+    model = _model()
+    ref = adapt(model, [_two_run_clip()], steps=5, max_windows_per_run=1)
+
+    def keeping(*texts: str) -> Clip:
+        clip = _two_run_clip()
+        clip.utterances = [u for u in clip.utterances if u.text in texts]
+        return clip
+
+    # Dropping the utterances outside every window changes nothing ...
+    trimmed = adapt(model, [keeping('straddles', 'inside', 'late', 'second')], steps=5,
+                    max_windows_per_run=1)  # fmt: skip
+    assert trimmed.loss_before == ref.loss_before
+    for k in ref.params:
+        assert torch.equal(trimmed.params[k], ref.params[k]), k
+    # ... dropping one inside a window does (the text reaches the adaptation at all).
+    muted = adapt(model, [keeping('straddles', 'inside', 'late')], steps=5, max_windows_per_run=1)
+    assert not torch.allclose(muted.params['head.weight'], ref.params['head.weight'])
+
+
+def test_frames_without_a_face_make_a_window_without_vision() -> None:
+    clip = _two_run_clip()
+    clip.face_found = np.ones(16, dtype=bool)
+    clip.face_found[2:5] = False  # 3 of the first window's 4 frames
+    clip.face_found[12] = False  # 1 of the second window's 4 frames
+    wins = support_windows([clip], window=4, rate=8.0, max_per_run=1)
+    assert [w.face for w in wins] == [False, True]
+    clip.face_found = None  # unknown: taken as found
+    assert all(w.face for w in support_windows([clip], window=4, rate=8.0, max_per_run=1))
+
+
+def test_adapt_does_not_look_at_crops_where_no_face_was_found() -> None:
+    """With no face anywhere, only the text counts: other pixels give the same adaptation."""
+    model = _model()
+
+    def faceless(seed: int) -> list[Clip]:
+        clips = _clips(3, seed=seed)
+        for c in clips:
+            c.face_found = np.zeros(len(c), dtype=bool)
+        return clips
+
+    a = adapt(model, faceless(0), steps=5)
+    b = adapt(model, faceless(1), steps=5)
+    assert a.loss_before == pytest.approx(b.loss_before, abs=1e-6)
+    for k in a.params:
+        assert torch.allclose(a.params[k], b.params[k], atol=1e-6), k
+    # ... while with the faces found, the pixels do change it.
+    seen = adapt(model, _clips(3, seed=1), steps=5)
+    assert not torch.allclose(seen.params['head.weight'], b.params['head.weight'], atol=1e-4)
+
+
 def test_adapt_fits_the_support_set_and_never_mutates_the_model() -> None:
     model = _model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
