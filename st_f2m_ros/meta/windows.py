@@ -116,14 +116,18 @@ class FeatureBank:
         """(windows, component targets [n, 12] (NaN where unknown)) for groups `idx`.
 
         With `rng`, window placement is random and modalities are dropped with the given
-        probabilities (modality dropout teaches the model to work with one missing).
+        probabilities (modality dropout teaches the model to work with one missing). A window
+        whose frames mostly have no face (`Clip.face_found`) has its vision masked, as in
+        /adapt (meta/adapt.support_windows) and at run time.
         """
-        feats, comps = [], []
+        feats, comps, faces = [], [], []
         for i in idx:
             g = self.groups[i]
             clip = self.clips[g.video]
             frames = window_indices(g.frames, clip.times, self.window, self.rate, rng)
             feats.append(self.features[g.video][frames])
+            found = clip.face_found
+            faces.append(1.0 if found is None else float(found[frames].mean() >= 0.5))
             if clip.components is not None:
                 comps.append(
                     torch.from_numpy(np.asarray(clip.components[frames], np.float32)).mean(0)
@@ -132,12 +136,14 @@ class FeatureBank:
                 comps.append(torch.full((12,), float('nan')))
         idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64))
         n = len(idx_t)
-        vm = torch.ones(n)
+        vm = torch.tensor(faces, dtype=torch.float32).reshape(n)
         tm = self.has_text[idx_t].clone()
         if rng is not None:
-            tm = tm * torch.from_numpy(rng.random(n) >= drop_text).float()
+            keep_t = torch.from_numpy(rng.random(n) >= drop_text).float()
             keep_v = torch.from_numpy(rng.random(n) >= drop_vision).float()
-            vm = torch.where(tm > 0, keep_v, vm)  # never drop both
+            # dropout removes a modality only where the other one is there
+            tm = torch.where(vm > 0, tm * keep_t, tm)
+            vm = torch.where(tm > 0, vm * keep_v, vm)
         wb = WindowBatch(torch.stack(feats), self.text[idx_t], vm, tm, self.labels[idx_t])
         return wb, torch.stack(comps)
 
