@@ -22,20 +22,19 @@ silent perception node makes the robot cautious instead of repeating the last co
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, String
 
-from st_f2m_ros.errors import ConfigError, StF2MError
+from st_f2m_ros.errors import ConfigError
 from st_f2m_ros.msg import EmotionSequence
 from st_f2m_ros.ros.kit import rclpy_kit
+from st_f2m_ros.ros.process import run_node
+from st_f2m_ros.ros.qos import RELIABLE
 from st_f2m_ros.runtime.behavior import (
     RULE_FIELDS,
     SCALAR_FIELDS,
@@ -48,7 +47,6 @@ from st_f2m_ros.runtime.behavior import (
 from st_f2m_ros.runtime.messages import convert as conv
 from st_f2m_ros.runtime.pipeline.stats import InputClock
 
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 DESCRIPTIONS = {
     'min_confidence': 'States below this confidence never trigger a rule.',
     'stale_timeout': 'Seconds without a current sequence before the robot turns cautious.',
@@ -71,6 +69,9 @@ class EmotionBehaviorNode(Node):
 
     def __init__(self) -> None:
         super().__init__('st_f2m_behavior')
+        # rclpy declares some parameters itself (use_sim_time; start_type_description_service
+        # on Jazzy and later): they are not behaviour rules and must not be refused as such.
+        self._rclpy_params = frozenset(self.get_parameters_by_prefix(''))
         for name in SCALAR_FIELDS:
             self.declare_parameter(
                 name, getattr(DEFAULTS, name), ParameterDescriptor(description=DESCRIPTIONS[name])
@@ -111,8 +112,8 @@ class EmotionBehaviorNode(Node):
 
     def _values(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         params = self.get_parameters_by_prefix('')
-        values = {name: p.value for name, p in params.items() if name != 'use_sim_time'}
-        values.update(overrides or {})
+        values = {n: p.value for n, p in params.items() if n not in self._rclpy_params}
+        values.update({k: v for k, v in (overrides or {}).items() if k not in self._rclpy_params})
         values['rule_names'] = [n for n in values.get('rule_names', []) if n]
         return values
 
@@ -159,21 +160,5 @@ class EmotionBehaviorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of `ros2 run st_f2m_ros emotion_behavior_node`."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = EmotionBehaviorNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except StF2MError as err:
-        print(f'emotion_behavior_node: {err}', file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Entry point of `ros2 run st_f2m_ros emotion_behavior_node`; exits 0 on SIGINT/SIGTERM."""
+    return run_node('emotion_behavior_node', EmotionBehaviorNode, SingleThreadedExecutor, args)

@@ -13,8 +13,9 @@
 # limitations under the License.
 """ROS4HRI (REP 155) interoperability of the perception node, used only where hri_msgs exists.
 
-* publishes hri_msgs/Expression on /humans/faces/<face id>/expression (mapping in
-  runtime.hri_expressions);
+* publishes hri_msgs/Expression on /humans/faces/<face token>/expression (mapping in
+  runtime.messages.hri; the token is `runtime.subjects.ros_name_token(face id)`, so ids such
+  as `007` or `p-07` still give valid topic names);
 * follows /humans/voices/tracked and takes final hri_msgs/LiveSpeech results of each voice
   (/humans/voices/<id>/speech) as transcripts;
 * follows /humans/persons/tracked so that adaptations are keyed by the person id when exactly
@@ -25,17 +26,23 @@ Without hri_msgs, `HriBridge.create` returns None and the node runs without it.
 from __future__ import annotations
 
 from collections.abc import Callable
+import threading
 from typing import Any
 
+from rclpy.exceptions import InvalidTopicNameException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from st_f2m_ros.ros.kit import hri_msgs_module
+from st_f2m_ros.ros.qos import RELIABLE
 from st_f2m_ros.runtime.messages.convert import MessageKit, expression_to_msg
 from st_f2m_ros.runtime.messages.hri import expression_for, subject_from_tracked
 from st_f2m_ros.runtime.messages.inputs import TranscriptRecord, transcript_from_live_speech
+from st_f2m_ros.runtime.subjects import ros_name_token, subject_id_problem
 
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+def expression_topic(face_id: str) -> str:
+    """The REP 155 expression topic of a face id (any valid subject id)."""
+    return f'/humans/faces/{ros_name_token(face_id)}/expression'
 
 
 class HriBridge:
@@ -50,6 +57,9 @@ class HriBridge:
         self.group = callback_group
         self.face_id = ''
         self._expr_pub: Any = None
+        # The publisher is replaced from a parameter/subject callback while frames publish
+        # from the io group: swap and publish under one lock.
+        self._lock = threading.Lock()
         self._voices: dict[str, Any] = {}
         self.persons: list[str] = []
         self.set_face_id(face_id)
@@ -67,14 +77,15 @@ class HriBridge:
 
     def set_face_id(self, face_id: str) -> None:
         """(Re)create the expression publisher for another face id."""
-        if face_id == self.face_id:
-            return
-        if self._expr_pub is not None:
-            self.node.destroy_publisher(self._expr_pub)
-        self.face_id = face_id
-        self._expr_pub = self.node.create_publisher(
-            self.hri.Expression, f'/humans/faces/{face_id}/expression', RELIABLE
-        )
+        with self._lock:
+            if face_id == self.face_id:
+                return
+            new = self.node.create_publisher(
+                self.hri.Expression, expression_topic(face_id), RELIABLE
+            )
+            old, self._expr_pub, self.face_id = self._expr_pub, new, face_id
+            if old is not None:
+                self.node.destroy_publisher(old)
 
     def publish_expression(self, result: Any) -> None:
         """Publish the newest state of a sequence result; abstaining states publish nothing."""
@@ -84,8 +95,11 @@ class HriBridge:
         expr = expression_for(
             state.class_id, state.intensity_value, state.confidence, state.status
         )
-        if expr is not None:
-            self._expr_pub.publish(expression_to_msg(self.kit, result.stamp, expr, self.face_id))
+        if expr is None:
+            return
+        with self._lock:
+            msg = expression_to_msg(self.kit, result.stamp, expr, self.face_id)
+            self._expr_pub.publish(msg)
 
     def follow_voices(self, on_transcript: Callable[[TranscriptRecord], None]) -> None:
         """Subscribe to each tracked voice's LiveSpeech (final results only)."""
@@ -101,13 +115,18 @@ class HriBridge:
             for gone in set(self._voices) - ids:
                 self.node.destroy_subscription(self._voices.pop(gone))
             for new in ids - set(self._voices):
-                self._voices[new] = self.node.create_subscription(
-                    self.hri.LiveSpeech,
-                    f'/humans/voices/{new}/speech',
-                    on_speech,
-                    RELIABLE,
-                    callback_group=self.group,
-                )
+                try:  # a REP 155 voice id is a name token; anything else has no topic
+                    self._voices[new] = self.node.create_subscription(
+                        self.hri.LiveSpeech,
+                        f'/humans/voices/{new}/speech',
+                        on_speech,
+                        RELIABLE,
+                        callback_group=self.group,
+                    )
+                except InvalidTopicNameException:
+                    self.node.get_logger().warning(
+                        f'ignoring voice id {new!r}: not a valid ROS name token'
+                    )
 
         self.node.create_subscription(
             self.hri.IdsList,
@@ -123,7 +142,7 @@ class HriBridge:
         """Key the subject by the tracked person id when exactly one person is tracked."""
 
         def on_tracked(msg: Any) -> None:
-            self.persons = list(msg.ids)
+            self.persons = [p for p in msg.ids if subject_id_problem(p) is None]
             on_subject(subject_from_tracked(self.persons, fallback()))
 
         self.node.create_subscription(

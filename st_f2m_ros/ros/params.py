@@ -16,8 +16,12 @@
 The table gives each parameter its default (the same as config/perception.yaml), a
 description and a range; the node turns it into ParameterDescriptors (with
 FloatingPointRange / IntegerRange) and checks every change with `validate_changes` in its
-on-set-parameters callback. Nothing here imports rclpy at module level, so the validation is
-tested without ROS 2 (rclpy is imported lazily by `descriptor`).
+on-set-parameters callback. A parameter is either applied live (runtime.session.LIVE_SESSION,
+or the node's own: subject_id, publish_debug_image, hri_face_id) or `read_only`: read at
+start-up and refused at run time with the reason "read-only at run time: restart the node".
+The refusal is ours, not the descriptor's read_only flag, whose rclpy reason does not say
+what to do. Nothing here imports rclpy at module level, so the validation is tested without
+ROS 2 (rclpy is imported lazily by `descriptor`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ from dataclasses import dataclass
 import re
 from typing import Any
 
-from st_f2m_ros.runtime.adaptation.store import SUBJECT_RE
+from st_f2m_ros.runtime.subjects import subject_id_problem
 
 BACKENDS = ('torch', 'onnx', 'tensorrt')
 TRANSCRIPT_TYPES = ('string', 'transcript', 'live_speech', 'none')
 FACE_TARGETS = ('largest', 'tracked')
 DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
+# Parameters rclpy declares on every node itself (Jazzy and later add the second one).
+RCLPY_PARAMS = frozenset({'use_sim_time', 'start_type_description_service'})
+READ_ONLY_REASON = 'read-only at run time: restart the node to change it'
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,9 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'subject_id',
         'default',
-        'Person the node recognises and adapts to when no '
-        'REP 155 person id is known (letters, digits, _ - .).',
+        'Person the node recognises and adapts to when no REP 155 person id is known '
+        '(1-64 letters, digits, _ - ., not starting with . or -, no ..). Follows /adapt '
+        'and the tracked ROS4HRI person.',
     ),
     ParamSpec(
         'checkpoint',
@@ -166,7 +174,7 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec('max_clips', 64, 'Most support clips in one /adapt request.', 1, 1024),
     ParamSpec('max_clips_per_class', 16, 'Most support clips of one class.', 1, 1024),
-    ParamSpec('default_inner_steps', 10, 'Inner-loop steps when a request gives 0.', 1, 500),
+    ParamSpec('default_inner_steps', 10, 'Inner-loop steps when a request gives 0.', 1, 200),
     ParamSpec('keep_versions', 3, 'Persisted adaptation versions kept per subject.', 1, 100),
     ParamSpec(
         'support_clips_are_crops',
@@ -223,45 +231,56 @@ def check_value(spec: ParamSpec, value: Any) -> str | None:
         return f'{spec.name} must be in [{spec.lo}, {spec.hi}], got {value}'
     if spec.choices and value not in spec.choices:
         return f'{spec.name} must be one of {", ".join(spec.choices)}, got {value!r}'
-    if spec.name == 'subject_id' and not SUBJECT_RE.match(value):
-        return f'subject_id {value!r} is not a valid id (letters, digits, _ - ., <= 64)'
+    if spec.name == 'subject_id' and subject_id_problem(value):
+        return f'subject_id: {subject_id_problem(value)}'
     if spec.name == 'device' and not DEVICE_RE.match(value):
         return f'device must be cpu or cuda[:N], got {value!r}'
-    if spec.name == 'hri_face_id' and value and not SUBJECT_RE.match(value):
-        return f'hri_face_id {value!r} is not a valid REP 155 id'
+    if spec.name == 'hri_face_id' and value and subject_id_problem(value):
+        return f'hri_face_id (a REP 155 id): {subject_id_problem(value)}'
     return None
 
 
 def validate_changes(
-    changes: Mapping[str, Any], current: Mapping[str, Any], started: bool = True
+    changes: Mapping[str, Any],
+    current: Mapping[str, Any],
+    started: bool = True,
+    rclpy_params: frozenset[str] | set[str] = RCLPY_PARAMS,
 ) -> str | None:
     """Return the reason to refuse a batch of parameter changes, or None to accept it.
 
     Read-only parameters may be set at start-up (from the YAML file) but not while running;
-    unknown names are refused so that a typo in a `ros2 param set` is not silently ignored.
+    the parameters rclpy declares itself (`rclpy_params`) are rclpy's business; other unknown
+    names are refused so that a typo in a `ros2 param set` is not silently ignored.
     """
     for name, value in changes.items():
         spec = SPECS.get(name)
         if spec is None:
-            if name == 'use_sim_time':
+            if name in rclpy_params or name in RCLPY_PARAMS:
                 continue
             return f'unknown parameter {name!r}'
         reason = check_value(spec, value)
         if reason:
             return reason
         if started and spec.read_only and value != current.get(name):
-            return f'{name} is fixed at start-up; restart the node to change it'
+            return f'{name} is {READ_ONLY_REASON}'
     return None
+
+
+def description(spec: ParamSpec) -> str:
+    """The text `ros2 param describe` shows: description, choices, when it can change."""
+    text = spec.description
+    if spec.choices:
+        text += f' One of: {", ".join(spec.choices)}.'
+    if spec.read_only:
+        text += ' Read-only at run time (restart the node).'
+    return text
 
 
 def descriptor(spec: ParamSpec) -> Any:
     """Build the rclpy ParameterDescriptor of a spec (imports rclpy: only call in nodes)."""
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-    text = spec.description
-    if spec.choices:
-        text += f' One of: {", ".join(spec.choices)}.'
-    desc = ParameterDescriptor(description=text, read_only=spec.read_only)
+    desc = ParameterDescriptor(description=description(spec))
     if spec.kind == 'double' and spec.lo is not None:
         desc.floating_point_range = [
             FloatingPointRange(from_value=float(spec.lo), to_value=float(spec.hi), step=0.0)

@@ -52,10 +52,12 @@ def test_every_spec_is_described_and_ranged() -> None:
         ({'face_detect_every': 0}, 'face_detect_every must be in'),
         ({'face_detect_every': 2.5}, 'must be an integer'),
         ({'face_target': 'nearest'}, 'must be one of largest, tracked'),
-        ({'subject_id': '../etc'}, 'not a valid id'),
+        ({'subject_id': '../etc'}, 'invalid subject id'),
+        ({'subject_id': 'a..b'}, 'invalid subject id'),
         ({'publish_debug_image': 1}, 'true or false'),
-        ({'backend': 'onnx'}, 'fixed at start-up'),
-        ({'clip_roots': ['/tmp']}, 'fixed at start-up'),
+        ({'backend': 'onnx'}, 'backend is read-only at run time: restart the node'),
+        ({'clip_roots': ['/tmp']}, 'read-only at run time: restart the node'),
+        ({'default_inner_steps': 201}, r'default_inner_steps must be in \[1, 200\]'),
         ({'no_such_param': 1}, 'unknown parameter'),
         ({'hri_face_id': 'a/b'}, 'REP 155'),
     ],
@@ -75,6 +77,7 @@ def test_accepted_changes() -> None:
         'publish_debug_image': True,
         'backend': 'torch',
         'use_sim_time': True,
+        'start_type_description_service': True,  # rclpy declares it on Jazzy and later
     }
     assert P.validate_changes(ok, P.defaults()) is None
     assert (
@@ -87,3 +90,15 @@ def test_accepted_changes() -> None:
 def test_min_confidence_property(v: float) -> None:
     reason = P.validate_changes({'min_confidence': v}, P.defaults())
     assert (reason is None) == (0.0 <= v <= 1.0)
+
+
+def test_every_parameter_is_live_or_read_only() -> None:
+    """A parameter accepted at run time must do something: applied live or refused."""
+    from st_f2m_ros.runtime.session import LIVE_SESSION
+
+    node_live = {'subject_id', 'publish_debug_image', 'hri_face_id'}
+    for spec in P.PERCEPTION_PARAMS:
+        live = spec.name in LIVE_SESSION or spec.name in node_live
+        assert live != spec.read_only, spec.name
+        if spec.read_only:
+            assert 'Read-only at run time' in P.description(spec), spec.name
