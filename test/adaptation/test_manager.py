@@ -41,7 +41,10 @@ def _inline_request(helpers, subject: str = 'p07', n: int = 6, **kw) -> AdaptReq
 
 
 def _served(recognizer, helpers) -> dict[str, int]:
-    return {lab: int(recognizer.classify(helpers.frame(lab)[None, :16, :16])[0]) for lab in LABELS}
+    return {
+        lab: int(recognizer.classify_crops(helpers.frame(lab)[None, :16, :16])[0])
+        for lab in LABELS
+    }
 
 
 def test_inline_adaptation_swaps_the_head(make_manager, recognizer, helpers) -> None:
@@ -96,7 +99,7 @@ def test_adaptation_runs_while_frames_keep_flowing(make_manager, recognizer, hel
 
     def camera() -> None:
         while not stop.is_set():
-            recognizer.classify(crops)
+            recognizer.classify_crops(crops)
             served.append(recognizer.model_id)
 
     cam = threading.Thread(target=camera)

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-import os
+from concurrent.futures import Future
+import dataclasses
+import inspect
 import threading
 import time
 from typing import Any, Protocol
@@ -43,43 +43,28 @@ from st_f2m_ros.runtime.adaptation.request import (
     InlineClip,
     request_from_msg,
 )
+from st_f2m_ros.runtime.adaptation.settings import AdaptationSettings, updated_settings
 from st_f2m_ros.runtime.adaptation.store import AdaptationStore, check_subject
+from st_f2m_ros.runtime.adaptation.worker import AdaptWorker
 from st_f2m_ros.runtime.messages.inputs import RawImage
 
 
 class AdaptTarget(Protocol):
-    """What the manager needs of the recognizer (runtime.recognizer.Recognizer)."""
+    """What the manager needs of the recognizer (runtime.inference.recognizer.Recognizer)."""
 
     @property
     def model_id(self) -> str: ...
 
     def set_adaptation(self, subject: str, params: Any, version: int) -> None: ...
 
-    def reset(self, subject: str) -> None: ...
+    def reset(self, subject: str | None = None) -> bool:
+        """Base head; with `subject`, only when that subject's head is the live one."""
+        ...
 
 
-# (clips, steps) -> object with params, support_acc_before, support_acc_after (meta.adapt).
-AdaptFn = Callable[[list[Clip], int], Any]
-
-
-@dataclass(frozen=True)
-class AdaptationSettings:
-    """Limits and defaults of the manager (node parameters / CLI options)."""
-
-    checkpoint_id: str = 'base'
-    crop_size: int = 96
-    limits: cs.ClipLimits = field(default_factory=cs.ClipLimits)
-    max_clips: int = 64
-    max_clips_per_class: int = 16
-    default_inner_steps: int = 10
-    max_inner_steps: int = 200
-    image_topic: str | None = None
-    clips_are_crops: bool = False
-    # Niceness added to the adaptation worker thread (Linux), so frames keep their CPU share.
-    worker_nice: int = 5
-    # Frames per second kept from clip files (0 = all): the model samples windows at its
-    # feature rate, so decoding and face detection of the frames in between is wasted.
-    frame_rate: float = 0.0
+# (clips, steps[, should_stop]) -> object with params, support_acc_before, support_acc_after
+# (meta.adapt). A function that takes `should_stop` is cancelled between inner steps.
+AdaptFn = Callable[..., Any]
 
 
 class AdaptationManager:
@@ -96,17 +81,19 @@ class AdaptationManager:
     ) -> None:
         self.target = target
         self.adapt_fn = adapt_fn
+        if store is not None:  # the store's keep is the one configured (session passes it)
+            settings = dataclasses.replace(settings, keep_versions=store.keep)
         self.settings = settings
         self.store = store
-        self.crop_fn = crop_fn or cs.default_crop_fn(settings.crop_size, settings.clips_are_crops)
+        self._crop_fn = crop_fn
+        self._crop_cache: dict[tuple[int, bool], cs.CropFn] = {}
         self.clock = clock
-        self._busy = threading.Lock()
-        self._pool = ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix='st_f2m_adapt',
-            initializer=_lower_priority,
-            initargs=(settings.worker_nice,),
-        )
+        self.worker = AdaptWorker(settings.worker_nice)
+        # Serialises head changes (activate, reset, the swap after an adaptation) so the
+        # subject that was activated last is the one whose head serves.
+        self._head_lock = threading.Lock()
+        self._generation = 0  # bumped by activate: an adaptation started before is not swapped in
+        self._subject = ''
         self._state = 'base model'
         self._versions: dict[str, int] = {}
 
@@ -120,17 +107,49 @@ class AdaptationManager:
     @property
     def busy(self) -> bool:
         """True while an adaptation runs."""
-        return self._busy.locked()
+        return self.worker.busy
 
-    def close(self) -> None:
-        """Stop the worker thread: queued requests are cancelled, a running one finishes."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    @property
+    def crop_fn(self) -> cs.CropFn:
+        """The face cropper for support frames (follows `support_clips_are_crops` live)."""
+        if self._crop_fn is not None:
+            return self._crop_fn
+        key = (self.settings.crop_size, self.settings.clips_are_crops)
+        if key not in self._crop_cache:
+            self._crop_cache[key] = cs.default_crop_fn(*key)
+        return self._crop_cache[key]
+
+    @crop_fn.setter
+    def crop_fn(self, fn: cs.CropFn | None) -> None:
+        self._crop_fn = fn
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Refuse new requests, cancel a running one, return within `timeout` s.
+
+        A cancelled adaptation is neither swapped in nor stored; one already committing is let
+        finish (the store write is atomic either way). True when no adaptation runs any more.
+        """
+        return self.worker.close(timeout)
+
+    def update_settings(self, **changes: Any) -> AdaptationSettings:
+        """Apply live parameters (settings.LIVE_SETTINGS) from the next request on.
+
+        Validated all or nothing (AdaptationError with the reason), then swapped in with one
+        assignment: a running request keeps the settings it started with.
+        """
+        new = updated_settings(self.settings, changes)
+        if self.store is not None and 'keep_versions' in changes:
+            self.store.keep = new.keep_versions
+        self.settings = new
+        return new
 
     # ------------------------------------------------------------------ validation
 
-    def validate(self, req: AdaptRequest) -> list[tuple[str, Any]]:
+    def validate(
+        self, req: AdaptRequest, settings: AdaptationSettings | None = None
+    ) -> list[tuple[str, Any]]:
         """Check a request before any work; return its sources; raise AdaptationError."""
-        s = self.settings
+        s = settings or self.settings
         check_subject(req.subject_id)
         n = len(req.clips) + len(req.clip_uris)
         if n == 0:
@@ -180,13 +199,18 @@ class AdaptationManager:
 
     # ------------------------------------------------------------------ loading
 
-    def load_clips(self, subject: str, sources: Sequence[tuple[str, Any]]) -> list[Clip]:
+    def load_clips(
+        self,
+        subject: str,
+        sources: Sequence[tuple[str, Any]],
+        settings: AdaptationSettings | None = None,
+    ) -> list[Clip]:
         """Turn validated sources into Clips (face crops, labels)."""
         from st_f2m_ros.perception.image_convert import ImageLimits, msg_to_bgr
 
-        lim = self.settings.limits
+        lim = (settings or self.settings).limits
         img_limits = ImageLimits(max_side=lim.max_frame_side)
-        size = self.settings.crop_size
+        size = (settings or self.settings).crop_size
         clips: list[Clip] = []
         for kind, src in sources:
             if kind == 'inline':
@@ -264,18 +288,35 @@ class AdaptationManager:
     # ------------------------------------------------------------------ adapt
 
     def submit(self, req: AdaptRequest) -> Future[AdaptOutcome]:
-        """Run `adapt(req)` on the worker thread; the future never raises for bad requests."""
-        return self._pool.submit(self.adapt, req)
+        """Run `adapt(req)` on the worker thread; a busy or closed manager answers at once.
+
+        The future never raises: every failure is an AdaptOutcome with success=False.
+        """
+        if not self.worker.try_begin():
+            done: Future[AdaptOutcome] = Future()
+            done.set_result(self._refusal())
+            return done
+        return self.worker.start(lambda: self._run(req))
 
     def adapt(self, req: AdaptRequest) -> AdaptOutcome:
-        """Validate, load, adapt, swap and persist; on failure leave the model untouched."""
+        """Validate, load, adapt, swap and persist in the calling thread (the CLI)."""
+        if not self.worker.try_begin():
+            return self._refusal()
+        try:
+            return self._run(req)
+        finally:
+            self.worker.end()
+
+    def _refusal(self) -> AdaptOutcome:
+        if self.worker.closed:
+            why = 'refused: the adaptation manager is shut down'
+        else:
+            why = 'busy: another adaptation is running; retry when it is done'
+        return AdaptOutcome(False, why, self.target.model_id)
+
+    def _run(self, req: AdaptRequest) -> AdaptOutcome:
+        """One request with the worker held; on failure the model is left untouched."""
         t0 = self.clock()
-        if not self._busy.acquire(blocking=False):
-            return AdaptOutcome(
-                False,
-                'busy: another adaptation is running; retry when it is done',
-                self.target.model_id,
-            )
         previous_state = self._state
         try:
             self._state = f'adapting {req.subject_id}'
@@ -291,15 +332,25 @@ class AdaptationManager:
                 self.target.model_id,
                 duration=self.clock() - t0,
             )
-        finally:
-            self._busy.release()
+
+    def _call_adapt_fn(self, clips: list[Clip], steps: int) -> Any:
+        try:
+            takes_stop = 'should_stop' in inspect.signature(self.adapt_fn).parameters
+        except (TypeError, ValueError):
+            takes_stop = False
+        if takes_stop:
+            return self.adapt_fn(clips, steps, should_stop=self.worker.cancelled)
+        return self.adapt_fn(clips, steps)
 
     def _adapt_locked(self, req: AdaptRequest, t0: float) -> AdaptOutcome:
-        s = self.settings
-        sources = self.validate(req)
-        clips = self.load_clips(req.subject_id, sources)
+        s = self.settings  # read once: a live update applies to the next request
+        generation = self._generation
+        sources = self.validate(req, s)
+        clips = self.load_clips(req.subject_id, sources, s)
         steps = req.inner_steps or s.default_inner_steps
-        result = self.adapt_fn(clips, steps)
+        self.worker.check()
+        result = self._call_adapt_fn(clips, steps)
+        self.worker.check()
         before = float(result.support_acc_before)
         after = float(result.support_acc_after)
         params = result.params
@@ -308,19 +359,30 @@ class AdaptationManager:
                 'adaptation produced non-finite parameters; the model is '
                 'unchanged; try fewer inner steps'
             )
-        version = self._versions.get(req.subject_id, 0) + 1
-        note = ''
-        if req.persist and self.store is not None:
-            meta = {'checkpoint_id': s.checkpoint_id, 'support_acc_before': before,
-                    'support_acc_after': after, 'steps': steps, 'clips': len(clips),
-                    'created': time.time()}  # fmt: skip
-            try:
-                version = self.store.save(req.subject_id, params, meta)
-            except StF2MError as err:
-                note = f' (not persisted: {err})'
-        self.target.set_adaptation(req.subject_id, params, version)  # the atomic swap
-        self._versions[req.subject_id] = version
-        self._state = f'adapted {req.subject_id}@v{version}'
+        with self.worker.commit_lock:  # close() waits for a commit rather than cut it off
+            self.worker.check()
+            version = self._versions.get(req.subject_id, 0) + 1
+            note = ''
+            if req.persist and self.store is not None:
+                meta = {'checkpoint_id': s.checkpoint_id, 'support_acc_before': before,
+                        'support_acc_after': after, 'steps': steps, 'clips': len(clips),
+                        'created': time.time()}  # fmt: skip
+                try:
+                    version = self.store.save(req.subject_id, params, meta)
+                except StF2MError as err:
+                    note = f'; NOT persisted: {err}'
+            with self._head_lock:
+                # A subject switch while this ran: the person in front of the camera changed,
+                # so this head must not serve (it is stored for when they come back).
+                switched = self._generation != generation and self._subject != req.subject_id
+                if not switched:
+                    self.target.set_adaptation(req.subject_id, params, version)  # atomic swap
+                    self._subject = req.subject_id
+                    self._state = f'adapted {req.subject_id}@v{version}'
+                else:
+                    self._state = f'{self._subject}: {self.target.model_id}'
+                    note += f'; not made live: the subject changed to {self._subject}'
+                self._versions[req.subject_id] = version
         duration = self.clock() - t0
         return AdaptOutcome(
             True,
@@ -337,53 +399,63 @@ class AdaptationManager:
     # ------------------------------------------------------------------ persistence
 
     def activate(self, subject: str) -> str:
-        """Use `subject`'s newest persisted adaptation, or the base model; return a report.
+        """Serve `subject`'s newest loadable stored adaptation, else the base head; report it.
 
-        A corrupt or foreign file is reported in the returned text and the base model is used.
+        Never leaves another person's head serving: whatever happens (no store, no file, every
+        file corrupt, an invalid id) the head that serves afterwards is `subject`'s or the
+        base model's, and `model_id` says which. Corrupt versions are reported and skipped
+        (newest to oldest). Never raises.
         """
-        check_subject(subject)
-        if self.store is None:
-            return 'no adaptation store configured: base model'
-        try:
-            stored = self.store.latest(subject, self.settings.checkpoint_id)
-        except AdaptationError as err:
-            self.target.reset(subject)
-            self._state = f'base model ({subject}: persisted adaptation rejected)'
-            return str(err)
-        if stored is None:
-            self.target.reset(subject)
-            self._state = 'base model'
-            return f'no persisted adaptation for {subject}: base model'
-        self.target.set_adaptation(subject, stored.params, stored.version)
-        self._versions[subject] = stored.version
-        self._state = f'adapted {subject}@v{stored.version} (reloaded)'
-        return f'reloaded adaptation {subject}@v{stored.version} from {stored.path}'
+        with self._head_lock:
+            self._generation += 1
+            self._subject = subject
+            try:
+                check_subject(subject)
+            except AdaptationError as err:
+                self.target.reset()
+                self._state = 'base model'
+                return f'{err}: base model'
+            if self.store is None:
+                self.target.reset()
+                self._state = 'base model'
+                return f'{subject}: no adaptation store configured: base model'
+            stored, problems = self.store.newest_loadable(subject, self.settings.checkpoint_id)
+            rejected = ''.join(f'; rejected: {p}' for p in problems)
+            if stored is None:
+                self.target.reset()
+                if problems:
+                    self._state = f'base model ({subject}: persisted adaptation rejected)'
+                    return f'{subject}: no loadable persisted adaptation: base model{rejected}'
+                self._state = 'base model'
+                return f'no persisted adaptation for {subject}: base model'
+            self.target.set_adaptation(subject, stored.params, stored.version)
+            self._versions[subject] = max(self._versions.get(subject, 0), stored.version)
+            self._state = f'adapted {subject}@v{stored.version} (reloaded)'
+            return f'reloaded adaptation {subject}@v{stored.version} from {stored.path}{rejected}'
 
     def reset(self, subject: str, delete_persisted: bool = False) -> AdaptOutcome:
-        """Drop `subject`'s adaptation (and optionally its files); never raises."""
+        """Drop `subject`'s adaptation (and optionally its files); never raises.
+
+        The base head serves afterwards if `subject`'s head was serving; another person's
+        live head is not touched (the reset is for `subject`).
+        """
         try:
             check_subject(subject)
-            self.target.reset(subject)
-            self._versions.pop(subject, None)
+            with self._head_lock:
+                self.target.reset(subject)
+                self._versions.pop(subject, None)
+                if self._subject == subject or not self._subject:
+                    self._state = 'base model'
             deleted = 0
             if delete_persisted and self.store is not None:
                 deleted = self.store.delete(subject)
-            self._state = 'base model'
             extra = f'; deleted {deleted} persisted version(s)' if delete_persisted else ''
-            return AdaptOutcome(True, f'{subject}: base model in use{extra}', self.target.model_id)
+            return AdaptOutcome(
+                True, f'{subject}: adaptation dropped, serving {self.target.model_id}{extra}',
+                self.target.model_id,
+            )  # fmt: skip
         except (StF2MError, OSError) as err:
             return AdaptOutcome(False, str(err), self.target.model_id)
-
-
-def _lower_priority(nice: int) -> None:
-    """Lower the calling thread's CPU priority (Linux: per-thread niceness); else no-op."""
-    if nice <= 0 or not hasattr(os, 'setpriority'):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError:
-        pass
 
 
 def _as_numpy(v: Any) -> np.ndarray:

@@ -167,11 +167,32 @@ class AdaptationStore:
         return StoredAdaptation(subject, version, params, meta, path)
 
     def latest(self, subject: str, checkpoint_id: str | None = None) -> StoredAdaptation | None:
-        """Load the newest version of `subject` (None when there is none)."""
+        """Load the newest version of `subject` (None when there is none); raise if corrupt."""
         versions = self.versions(subject)
         if not versions:
             return None
         return self.load(subject, versions[-1], checkpoint_id)
+
+    def newest_loadable(
+        self, subject: str, checkpoint_id: str | None = None
+    ) -> tuple[StoredAdaptation | None, list[str]]:
+        """The newest version that loads, trying newest to oldest, and why each newer failed.
+
+        A crash, a full disk or a bad copy can spoil the newest file; the person's previous
+        adaptation is still better than the base model, so it is used and the spoilt one is
+        reported (never deleted: it is evidence).
+        """
+        problems: list[str] = []
+        try:
+            versions = self.versions(subject)
+        except OSError as err:
+            return None, [f'cannot list {self.subject_dir(subject)}: {err}']
+        for version in reversed(versions):
+            try:
+                return self.load(subject, version, checkpoint_id), problems
+            except AdaptationError as err:
+                problems.append(str(err))
+        return None, problems
 
     def subjects(self) -> list[str]:
         """Subjects with at least one stored version."""
