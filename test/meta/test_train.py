@@ -125,9 +125,44 @@ def test_resume_without_state_is_an_error(tmp_path: Path) -> None:
     assert main(['train', '--config', str(_write(tmp_path)), '--resume']) == 1
 
 
+# Run under torchrun: `st-f2m train` with Trainer.run wrapped to save, per rank, the parameters
+# before and after training (rank 1 writes nothing otherwise).
+_DDP_PROBE = """
+import sys
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from st_f2m_ros.cli.main import main
+from st_f2m_ros.meta.trainer import Trainer
+
+run = Trainer.run
+
+
+def run_and_save(self):
+    start = {k: v.detach().clone() for k, v in self.model.named_parameters()}
+    metrics = run(self)
+    tensors = {f'start.{k}': v.contiguous() for k, v in start.items()}
+    tensors |= {f'end.{k}': v.detach().contiguous() for k, v in self.model.named_parameters()}
+    save_file(tensors, str(Path(sys.argv[2]) / f'rank{self.rank}.safetensors'))
+    return metrics
+
+
+Trainer.run = run_and_save
+sys.exit(main(['train', '--config', sys.argv[1]]))
+"""
+
+
 @pytest.mark.slow
-def test_ddp_two_processes_complete(tmp_path: Path) -> None:
+def test_ddp_two_processes_train_one_synchronised_model(tmp_path: Path) -> None:
+    """Each rank trains on its own share of the data; DDP averages the gradients, so after
+    every step both ranks hold the same parameters (without DDP they would drift apart)."""
+    from safetensors.torch import load_file
+    import torch
+
     config = _write(tmp_path)
+    probe = tmp_path / 'probe.py'
+    probe.write_text(_DDP_PROBE)
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
     cmd = [
         sys.executable,
@@ -136,17 +171,31 @@ def test_ddp_two_processes_complete(tmp_path: Path) -> None:
         '--standalone',
         '--nproc-per-node',
         '2',
-        '-m',
-        'st_f2m_ros',
-        'train',
-        '--config',
+        str(probe),
         str(config),
+        str(tmp_path),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(tmp_path / 'run')
     assert [r['stage'] for r in rows] == ['frames', 'windows', 'meta']  # rank 0 logs once
     assert (tmp_path / 'run' / 'final.safetensors').is_file()
+    r0, r1 = (load_file(str(tmp_path / f'rank{r}.safetensors')) for r in (0, 1))
+    names = [k[len('end.') :] for k in r0 if k.startswith('end.')]
+    assert set(r0) == set(r1) and names
+    # every stage trained something: the backbone (frames), the head (windows, meta) ...
+    moved = [n for n in names if not torch.equal(r0[f'start.{n}'], r0[f'end.{n}'])]
+    assert any(n.startswith('backbone.') for n in moved), moved
+    assert any(n.startswith('head.') for n in moved), moved
+    # ... from the same start on both ranks, to the same end.
+    for n in names:
+        assert torch.equal(r0[f'start.{n}'], r1[f'start.{n}']), n
+    diverged = [n for n in names if not torch.equal(r0[f'end.{n}'], r1[f'end.{n}'])]
+    assert not diverged, f'parameters differ between the ranks: {diverged[:5]}'
+    # rank 0's parameters are what it saved
+    final = load_checkpoint(tmp_path / 'run' / 'final.safetensors').state_dict()
+    for n in names:
+        assert torch.equal(final[n], r0[f'end.{n}']), n
 
 
 def test_hflip_mirrors_crops_and_swaps_left_right_components() -> None:
