@@ -106,6 +106,8 @@ class ImageLimits:
 
     max_side: int = 8192
     max_pixels: int = 40_000_000
+    max_bytes: int = 256 << 20  # raw message data (a 40 Mpx rgba16 frame would be 320 MB)
+    max_compressed_bytes: int = 32 << 20
 
 
 DEFAULT_LIMITS = ImageLimits()
@@ -190,6 +192,10 @@ def image_to_bgr(
             'layout',
             f'step {step} is smaller than a packed row ({width} px x {info.channels * info.depth} '
             f'bytes = {row}) for {encoding}; the message header is inconsistent',
+        )
+    if step * height > limits.max_bytes:
+        raise ImageError(
+            'size', f'image of {step} x {height} bytes exceeds the limit of {limits.max_bytes}'
         )
     buf = _as_bytes(data)
     if buf.size != step * height:
@@ -290,7 +296,13 @@ def compressed_to_bgr(fmt: str, data: Any, limits: ImageLimits = DEFAULT_LIMITS)
     buf = _as_bytes(data)
     if buf.size == 0:
         raise ImageError('decode', 'empty CompressedImage data')
-    head = _peek_size(buf)
+    if buf.size > limits.max_compressed_bytes:
+        raise ImageError(
+            'size',
+            f'CompressedImage of {buf.size} bytes exceeds the limit of '
+            f'{limits.max_compressed_bytes}',
+        )
+    head = peek_size(buf)  # before decoding: a tiny file can claim 20000 x 20000 pixels
     if head is not None:
         _check_size(head[0], head[1], limits)
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -304,12 +316,36 @@ def compressed_to_bgr(fmt: str, data: Any, limits: ImageLimits = DEFAULT_LIMITS)
     return img
 
 
-def _peek_size(buf: np.ndarray) -> tuple[int, int] | None:
-    """Read (height, width) from a PNG header without decoding, to refuse huge images early."""
-    if buf.size >= 24 and bytes(buf[:8]) == b'\x89PNG\r\n\x1a\n':
-        width = int.from_bytes(bytes(buf[16:20]), 'big')
-        height = int.from_bytes(bytes(buf[20:24]), 'big')
-        return height, width
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG, DAC are not SOFs
+
+
+def peek_size(buf: np.ndarray) -> tuple[int, int] | None:
+    """(height, width) from a PNG IHDR or JPEG SOF header without decoding, else None."""
+    head = bytes(buf[:24])
+    if len(head) >= 24 and head[:8] == b'\x89PNG\r\n\x1a\n':
+        return int.from_bytes(head[20:24], 'big'), int.from_bytes(head[16:20], 'big')
+    if head[:2] != b'\xff\xd8':
+        return None
+    data = memoryview(buf)
+    i, n = 2, buf.size
+    while i + 4 <= n:  # walk the marker segments up to the frame header
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if marker in _JPEG_SOF:
+            if i + 9 > n:
+                return None
+            seg = bytes(data[i + 5 : i + 9])
+            return int.from_bytes(seg[:2], 'big'), int.from_bytes(seg[2:], 'big')
+        if marker == 0xDA:  # start of scan before any frame header: not a valid JPEG
+            return None
+        i += 2 + int.from_bytes(bytes(data[i + 2 : i + 4]), 'big')
     return None
 
 

@@ -36,8 +36,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-from st_f2m_ros.errors import PerceptionError, StF2MError
-from st_f2m_ros.perception.image_convert import msg_to_bgr
+from st_f2m_ros.errors import StF2MError
 from st_f2m_ros.ros import params as P
 from st_f2m_ros.ros.hri import HriBridge
 from st_f2m_ros.ros.kit import rclpy_kit
@@ -46,7 +45,7 @@ from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
 from st_f2m_ros.runtime.messages import convert as conv
 from st_f2m_ros.runtime.messages import inputs
 from st_f2m_ros.runtime.messages.debug_draw import draw_debug
-from st_f2m_ros.runtime.pipeline.stats import InputClock, NodeStats, OncePerCause
+from st_f2m_ros.runtime.pipeline.stats import OncePerCause
 from st_f2m_ros.runtime.session import apply_live_params, build_session
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -67,8 +66,7 @@ class PerceptionNode(Node):
         self.kit = rclpy_kit()
         self.subject = self.values['subject_id']
         self.session = build_session(self.values, self.subject)
-        self.stats = NodeStats()
-        self.clock = InputClock()
+        self.session.pipeline.log_skips = False  # _on_timer logs them through rclpy
         self._once = OncePerCause(period=60.0)  # bad input: one log line per cause a minute
         self._skipped: dict[str, int] = {}
         self.get_logger().info(self.session.manager.activate(self.subject))
@@ -174,59 +172,52 @@ class PerceptionNode(Node):
         return SetParametersResult(successful=True)
 
     def _on_image(self, msg: Any) -> None:
-        stamp = conv.stamp_to_seconds(msg.header.stamp)
-        pipeline = self.session.pipeline
-        if self.values['publish_debug_image']:
-            try:
-                bgr = msg_to_bgr(msg)
-            except PerceptionError:
-                bgr = None
-            if bgr is not None:
-                self._after_frame(stamp, pipeline.on_image(stamp, bgr), msg.header.frame_id, bgr)
-                return
-        res = pipeline.on_image_fields(
-            stamp, msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data
-        )
-        self._after_frame(stamp, res, msg.header.frame_id)
+        out = self.session.pipeline.process_image(
+            conv.stamp_to_seconds(msg.header.stamp), msg.encoding, msg.height, msg.width,
+            msg.step, msg.is_bigendian, msg.data, frame_id=msg.header.frame_id,
+            keep_image=self.values['publish_debug_image'], arrival=self._now(),
+        )  # fmt: skip
+        self._after_frame(out)
 
     def _on_compressed(self, msg: Any) -> None:
-        stamp = conv.stamp_to_seconds(msg.header.stamp)
-        res = self.session.pipeline.on_compressed(stamp, msg.format, msg.data)
-        self._after_frame(stamp, res, msg.header.frame_id)
+        out = self.session.pipeline.process_compressed(
+            conv.stamp_to_seconds(msg.header.stamp), msg.format, msg.data,
+            frame_id=msg.header.frame_id, keep_image=self.values['publish_debug_image'],
+            arrival=self._now(),
+        )  # fmt: skip
+        self._after_frame(out)
 
-    def _after_frame(self, stamp: float, res: Any, frame_id: str, bgr: Any = None) -> None:
-        now = self._now()
-        self.clock.observe(stamp, now)
-        obs = self.session.pipeline.last_observation
-        self.stats.frame(now, bool(obs is not None and obs.found))
+    def _after_frame(self, out: Any) -> None:
+        """Publish what one frame produced (a FrameOutcome: result, face box, decoded image)."""
+        res = out.result
         if res is None:
             return
-        res.frame_id = frame_id
         self._publish(res)
-        if bgr is not None:
-            state = res.states[-1] if res.states else None
-            box = obs.box if obs is not None else None
-            img = draw_debug(bgr, box, state, self.session.manager.state)
-            self.debug_pub.publish(conv.bgr_to_image_msg(self.kit, img, res.stamp, frame_id))
+        if out.image is not None:
+            box = out.observation.box if out.observation is not None else None
+            img = draw_debug(out.image, box, res.current, self.session.manager.state)
+            self.debug_pub.publish(conv.bgr_to_image_msg(self.kit, img, res.stamp, res.frame_id))
 
     def _publish(self, res: Any) -> None:
-        res.subject_id = self.subject
+        """Publish a result as the pipeline made it (stamp, subject and frame ids included)."""
         self.seq_pub.publish(conv.sequence_to_msg(self.kit, res))
         if self.hri is not None:
             self.hri.publish_expression(res)
 
     def _on_string(self, msg: Any) -> None:
-        self._feed_transcript(inputs.transcript_from_string(msg.data, self._now()))
+        # A bare String has no stamp: the arrival time mapped into the frames' clock.
+        now = self._now()
+        stamp = self.session.pipeline.input_time(now)
+        self._feed_transcript(inputs.transcript_from_string(msg.data, stamp), now)
 
     def _on_transcript(self, msg: Any) -> None:
         rec = inputs.transcript_from_msg(msg)
         if rec.is_final:
             self._feed_transcript(rec)
 
-    def _feed_transcript(self, rec: inputs.TranscriptRecord) -> None:
-        res = self.session.pipeline.on_transcript(rec.stamp, rec.text, rec.start, rec.end)
-        if res is not None:
-            self._publish(res)
+    def _feed_transcript(self, rec: inputs.TranscriptRecord, arrival: float | None = None) -> None:
+        arrival = self._now() if arrival is None else arrival
+        self.session.pipeline.on_transcript(rec.stamp, rec.text, rec.start, rec.end, arrival)
 
     def _on_adapt(self, request: Any, response: Any) -> Any:
         try:
@@ -249,24 +240,21 @@ class PerceptionNode(Node):
         return conv.reset_response(self.kit, out.success, out.message, out.model_id)
 
     def _on_timer(self) -> None:
+        """STALE after camera silence, one log line per new skip cause, /diagnostics."""
         now = self._now()
         pipeline = self.session.pipeline
-        stale = pipeline.on_tick(self.clock.now(now))
+        stale = pipeline.tick(now)
         if stale is not None:
             self._publish(stale)
-        snapshot = pipeline.stats.snapshot()
-        for cause, count in snapshot['skipped'].items():
+        stats = pipeline.stats
+        for cause, count in sorted(dict(stats.skipped).items()):
             if count > self._skipped.get(cause, 0) and self._once.should_log(cause, now):
                 self.get_logger().warning(
-                    f'input skipped ({cause}, {count} so far): {pipeline.last_error}'
+                    f'input skipped ({cause}, {count} so far): {pipeline.errors.get(cause, "")}'
                 )
-        self._skipped = dict(snapshot['skipped'])
-        reports = self.stats.reports(
-            now,
-            self.session.recognizer.model_id,
-            self.session.manager.state,
-            stale=stale is not None,
-            extra=snapshot,
+            self._skipped[cause] = count
+        reports = stats.reports(
+            self.session.recognizer.model_id, self.session.manager.state, stale=pipeline.stale
         )
         self.diag_pub.publish(conv.diagnostics_to_msg(self.kit, now, reports))
 

@@ -37,6 +37,7 @@ import numpy as np
 from st_f2m_ros.perception.image_convert import bgr_to_image
 from st_f2m_ros.runtime.inference.recognizer import Recognizer
 from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
+from st_f2m_ros.runtime.pipeline.stats import PerceptionStats
 
 
 @dataclass
@@ -120,19 +121,19 @@ def run_phase(
     """
     fields = [bgr_to_image(f, 'rgb8') for f in frames]
     pipe = PerceptionPipeline(recognizer, PipelineConfig(subject_id='bench'))
+    pipe.stats = PerceptionStats(horizon=float('inf'))  # percentiles over the whole phase
     pipe.warm_up()
     i = 0
 
     def feed() -> None:
         nonlocal i
         f = fields[i % len(fields)]
-        pipe.on_image_fields(i / camera_fps, f.encoding, f.height, f.width, f.step, 0, f.data)
+        pipe.process_image(i / camera_fps, f.encoding, f.height, f.width, f.step, 0, f.data)
         i += 1
 
     for _ in range(warmup):
         feed()
-    pipe.stats.window_latency.clear()
-    pipe.stats.frame_latency.clear()
+    pipe.stats.clear_latencies()
     if adapter is not None:
         adapter.start()
     start_i, t0 = i, time.perf_counter()
@@ -158,13 +159,13 @@ def run_phase(
         mode='paced' if paced else 'max',
         frames=n,
         seconds=elapsed,
-        window_p50_ms=s['window_latency_p50_ms'],
-        window_p95_ms=s['window_latency_p95_ms'],
+        window_p50_ms=s['latency_p50_ms'],
+        window_p95_ms=s['latency_p95_ms'],
         frame_p95_ms=s['frame_latency_p95_ms'],
         adaptations=adapter.count if adapter is not None else 0,
         adapt_seconds=float(np.median(adapter.durations)) if adapter and adapter.durations else 0,
         dropped=dropped,
-        face_rate=float(s['face_rate']),
+        face_rate=float(s['face_found_rate']),
     )
 
 

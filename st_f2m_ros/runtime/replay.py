@@ -14,8 +14,10 @@
 """Offline bag replay: run the perception pipeline over a rosbag2 at its own timestamps.
 
 The same core as the live node, without ROS 2: messages are read in log-time order with
-`data.bag_reader.BagReader` (MCAP or sqlite3), images go to `on_image_fields` /
-`on_compressed` with their header stamps, transcripts to `on_transcript`, and every
+`data.bag_reader.BagReader` (MCAP or sqlite3), images go to `process_image` /
+`process_compressed` with their header stamps and their log time as arrival time (the
+recorder's clock: a camera restart is judged like live), transcripts to `on_transcript`,
+staleness is checked at every message's log time, and every
 EmotionSequence result is written to an output bag (rosbag2 metadata version 8, readable by
 Humble and Jazzy) at the stamp of the input it came from. Used by `st-f2m run` and the demo.
 """
@@ -31,6 +33,7 @@ import time
 from typing import Any
 
 from st_f2m_ros.errors import ConfigError, DataError
+from st_f2m_ros.runtime.messages.inputs import transcript_from_msg
 from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline
 from st_f2m_ros.runtime.pipeline.results import STATUS_NAMES, EmotionSequenceResult
 
@@ -64,19 +67,23 @@ class ReplaySummary:
     def lines(self) -> list[str]:
         """Human-readable summary (no patient data)."""
         s = self.stats
-        skipped = ', '.join(f'{k}={v}' for k, v in sorted(s.get('skipped', {}).items())) or 'none'
+        skipped = ', '.join(
+            f'{k[8:]}={v}' for k, v in sorted(s.items()) if k.startswith('skipped_') and v
+        )  # fmt: skip
+        skipped = skipped.replace('total=', 'all=') or 'none'
         states = ', '.join(f'{k}={v}' for k, v in sorted(self.decisions.items())) or 'none'
         return [
             f'topics            camera {self.camera_topic}, '
             f'transcripts {self.transcript_topic or "none"}',
-            f'frames            {self.frames} received, {s.get("processed", 0)} processed, '
-            f'face found in {100 * s.get("face_rate", 0.0):.1f} %',
+            f'frames            {self.frames} received, {s.get("frames_processed", 0)} processed, '
+            f'face found in {100 * s.get("face_found_rate_total", 0.0):.1f} %',
             f'transcripts       {self.transcripts}',
-            f'windows           {s.get("windows", 0)}; frames encoded {s.get("encoded", 0)}',
+            f'windows           {s.get("windows_total", 0)}; frames encoded '
+            f'{s.get("frames_encoded", 0)}',
             f'outputs           {self.results} EmotionSequence messages; newest state: {states}',
             f'skipped           {skipped}',
-            f'window latency    p50 {s.get("window_latency_p50_ms", 0):.1f} ms, '
-            f'p95 {s.get("window_latency_p95_ms", 0):.1f} ms',
+            f'window latency    p50 {s.get("latency_p50_ms", 0):.1f} ms, '
+            f'p95 {s.get("latency_p95_ms", 0):.1f} ms',
             f'throughput        {self.bag_duration:.1f} s of bag in {self.wall_time:.1f} s '
             f'= {self.realtime_factor:.2f}x real time '
             f'({self.frames / self.wall_time if self.wall_time else 0:.1f} frames/s)',
@@ -175,21 +182,28 @@ def replay_bag(
             done += 1
             first = m.log_time if first is None else first
             last = m.log_time
-            result = None
+            results = []
             if m.topic == cam:
                 summary.frames += 1
                 msg = m.msg
+                arrival = m.log_time
                 if m.msgtype == 'sensor_msgs/msg/CompressedImage':
-                    result = pipeline.on_compressed(m.stamp, msg.format, msg.data)
+                    out = pipeline.process_compressed(
+                        m.stamp, msg.format, msg.data, arrival=arrival
+                    )
                 else:
-                    result = pipeline.on_image_fields(
+                    out = pipeline.process_image(
                         m.stamp, msg.encoding, msg.height, msg.width, msg.step,
-                        msg.is_bigendian, msg.data,
+                        msg.is_bigendian, msg.data, arrival=arrival,
                     )  # fmt: skip
+                results.append(out.result)
             else:
-                result = _transcript(pipeline, m)
+                _transcript(pipeline, m)
                 summary.transcripts += 1
-            if result is not None:
+            results.append(pipeline.on_tick(pipeline.input_time(m.log_time)))
+            for result in results:
+                if result is None:
+                    continue
                 summary.results += 1
                 cur = result.current
                 if cur is not None:
@@ -214,15 +228,13 @@ def _message_count(reader: Any, topics: list[str]) -> int:
         return 0
 
 
-def _transcript(pipeline: PerceptionPipeline, m: Any) -> EmotionSequenceResult | None:
-    """Hand a String (stamped on arrival) or a Transcript (final results only) to the pipeline."""
+def _transcript(pipeline: PerceptionPipeline, m: Any) -> None:
+    """Hand a String (stamped on arrival) or a final Transcript to the pipeline."""
     msg = m.msg
     if m.msgtype == 'std_msgs/msg/String':
-        return pipeline.on_transcript(m.stamp, msg.data)
+        pipeline.on_transcript(m.stamp, msg.data, arrival=m.log_time)
+        return
     if not msg.is_final:
-        return pipeline.on_tick(m.stamp)
-    start = msg.start.sec + msg.start.nanosec * 1e-9
-    end = msg.end.sec + msg.end.nanosec * 1e-9
-    if start == 0.0 and end == 0.0:
-        return pipeline.on_transcript(m.stamp, msg.text)
-    return pipeline.on_transcript(m.stamp, msg.text, start, end)
+        return
+    rec = transcript_from_msg(msg)
+    pipeline.on_transcript(rec.stamp, rec.text, rec.start, rec.end, arrival=m.log_time)

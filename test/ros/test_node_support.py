@@ -20,68 +20,10 @@ import pytest
 
 from st_f2m_ros.runtime.messages.debug_draw import GREY, draw_debug, label_of
 from st_f2m_ros.runtime.pipeline.results import EmotionStateResult
-from st_f2m_ros.runtime.pipeline.stats import InputClock, NodeStats, OncePerCause
 from st_f2m_ros.taxonomy import NUM_CLASSES, class_id
 
-
-def test_stats_fps_latency_face_rate() -> None:
-    s = NodeStats(horizon=10.0)
-    for i in range(31):  # 30 fps for 1 s, face in 2 of 3 frames
-        s.frame(100.0 + i / 30.0, face_found=i % 3 != 0)
-    for ms in range(1, 101):
-        s.latency(101.0, ms / 1000.0)
-    s.drop('encoding')
-    summary = s.summary(101.0)
-    assert summary['fps'] == pytest.approx(30.0)
-    assert summary['face_found_rate'] == pytest.approx(20 / 31)
-    assert summary['latency_p50_ms'] == pytest.approx(50.5)
-    assert summary['latency_p95_ms'] == pytest.approx(95.05)
-    reports = s.reports(
-        101.0,
-        'm+p07@v2',
-        'adapted p07@v2',
-        stale=False,
-        extra={'skipped': {'image_encoding': 3}, 'face_rate': 0.5},
-    )
-    perception, adaptation = reports
-    assert perception.level == 'OK' and perception.values['dropped_encoding'] == 1
-    assert perception.values['skipped_image_encoding'] == 3
-    assert perception.values['face_found_rate'] == 0.5
-    assert adaptation.values['model_id'] == 'm+p07@v2'
-    assert s.reports(200.0, 'm', 'base model', stale=True)[0].level == 'STALE'
-    assert (
-        s.reports(101.0, 'm', 'base model (p07: persisted adaptation rejected)', stale=False)[
-            1
-        ].level
-        == 'WARN'
-    )
-
-
-def test_low_fps_warns() -> None:
-    s = NodeStats(min_fps_warn=5.0)
-    s.frame(0.0, True)
-    s.frame(1.0, True)
-    assert s.reports(1.0, 'm', 'base model', stale=False)[0].level == 'WARN'
-
-
-def test_once_per_cause() -> None:
-    o = OncePerCause(period=60.0)
-    assert o.should_log('encoding', 0.0)
-    assert not o.should_log('encoding', 30.0)
-    assert o.should_log('step', 30.0)
-    assert o.should_log('encoding', 61.0)
-
-
-def test_input_clock_live_and_replay() -> None:
-    c = InputClock(max_skew=5.0)
-    assert c.now(1000.0) == 1000.0
-    c.observe(999.9, 1000.0)  # live: stamps agree with the node clock
-    assert c.now(1002.0) == 1002.0
-    r = InputClock(max_skew=5.0)
-    r.observe(50.0, 1000.0)  # a bag from the past, replayed without --clock
-    assert r.now(1000.5) == pytest.approx(50.5)
-    r.observe(49.0, 1000.6)  # older stamp does not move the clock back
-    assert r.now(1001.0) == pytest.approx(51.0)
+# PerceptionStats, OncePerCause and InputClock are tested in test/runtime/test_stats.py and
+# test/runtime/test_timeline.py (PIPE).
 
 
 def _state(cid: int, status: int = 0) -> EmotionStateResult:

@@ -26,7 +26,6 @@ import torch
 from st_f2m_ros.interfaces import typestore
 from st_f2m_ros.ros.params import defaults
 from st_f2m_ros.runtime.messages import convert as m
-from st_f2m_ros.runtime.pipeline.stats import NodeStats
 from st_f2m_ros.runtime.session import build_session
 
 
@@ -48,31 +47,25 @@ def test_node_path_frames_to_messages(checkpoint: Path, tmp_path: Path, distro: 
     session = build_session(values, 'p07')
     store = typestore(distro)
     kit = m.MessageKit.from_typestore(store)
-    stats = NodeStats()
     published = []
     rng = np.random.default_rng(0)
     try:
         for i in range(40):  # 2 s at 20 fps, rgb8 like many camera drivers
             stamp = 1_700_000_000.0 + i * 0.05
             frame = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
-            res = session.pipeline.on_image_fields(
-                stamp, 'rgb8', 120, 160, 480, 0, frame.tobytes()
+            out = session.pipeline.process_image(
+                stamp, 'rgb8', 120, 160, 480, 0, frame.tobytes(), frame_id='cam'
             )
-            obs = session.pipeline.last_observation
-            stats.frame(stamp, bool(obs is not None and obs.found))
+            res = out.result
             if res is not None:
                 msg = m.sequence_to_msg(kit, res)
                 data = store.serialize_cdr(msg, 'st_f2m_ros/msg/EmotionSequence')
                 back = store.deserialize_cdr(bytes(data), 'st_f2m_ros/msg/EmotionSequence')
                 published.append((stamp, back))
-        bad = session.pipeline.on_image_fields(5.0, 'weird16', 2, 2, 4, 0, b'\0' * 8)
-        assert bad is None  # bad input is counted, never raised
-        reports = stats.reports(
-            1_700_000_002.0,
-            session.recognizer.model_id,
-            session.manager.state,
-            stale=False,
-            extra=session.pipeline.stats.snapshot(),
+        bad = session.pipeline.process_image(5.0, 'weird16', 2, 2, 4, 0, b'\0' * 8)
+        assert bad.result is None and bad.skipped  # bad input is counted, never raised
+        reports = session.pipeline.stats.reports(
+            session.recognizer.model_id, session.manager.state, stale=False
         )
         diag = m.diagnostics_to_msg(kit, 1_700_000_002.0, reports)
         store.serialize_cdr(diag, 'diagnostic_msgs/msg/DiagnosticArray')
@@ -87,7 +80,7 @@ def test_node_path_frames_to_messages(checkpoint: Path, tmp_path: Path, distro: 
             if st.status != st.STATUS_OK:
                 assert st.emotion == st.UNKNOWN
     values = {kv.key: kv.value for kv in diag.status[0].values}
-    assert int(values['frames_total']) == 40
+    assert int(values['frames_total']) == 41
     assert any(k.startswith('skipped_') for k in values)
 
 

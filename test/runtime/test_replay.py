@@ -62,7 +62,7 @@ def test_replay_writes_a_sensible_sequence_stream(bag, tmp_path, torch_backend, 
         writer.close()
     assert summary.frames == 90 and summary.transcripts >= 1
     assert summary.results == writer.count >= 7
-    assert summary.stats['face_rate'] > 0.8
+    assert summary.stats['face_found_rate_total'] > 0.8
     stamps = set(_frame_stamps(bag))
     msgs = _sequences(tmp_path / 'out')
     assert len(msgs) == summary.results
@@ -93,7 +93,7 @@ def test_compressed_sqlite_bag_with_string_transcripts(tmp_path, torch_backend):
     summary = replay_bag(pipe, path)
     assert summary.camera_topic.endswith('compressed')  # found by type
     assert summary.frames == 45 and summary.results >= 2
-    assert summary.stats['processed'] == 45
+    assert summary.stats['frames_processed'] == 45
 
 
 def test_run_cli_end_to_end(bag, tmp_path, small_model, capsys):

@@ -13,143 +13,64 @@
 # limitations under the License.
 """The ROS-free perception loop: frames and transcripts in, EmotionSequence results out.
 
-    image -> face detect/track -> crop_face -> feature cache -> window scheduler (stamps)
-    transcript -> transcript buffer (by time)  --------------^
-    window -> recognizer (backend + live head) -> temporal post-processing -> result
+    frame fields -> stamp gate -> decode (size checked first) -> face track -> crop
+        -> feature cache -> window scheduler (stamps) -> recognizer -> post-processing
+    transcript -> transcript buffer (by time) ------------------^
 
-The rclpy node and `st-f2m run` are thin shells around `PerceptionPipeline`: they pass message
-stamps as time and convert results to messages. Every result carries the stamp of the input it
-came from. Bad input never raises out of the `on_*` methods: it is counted by cause in
-`stats` and logged once per cause (never with frame or transcript content).
+One direct path: the node hands a message's fields to `process_image` / `process_compressed`
+once and gets a `FrameOutcome` (result with ids set, face observation, decoded image for the
+debug view, or the cause of a skip); it converts the result to a message and publishes. Every
+result carries the stamp of the input it came from; time comes only from stamps, and from the
+node clock mapped onto them (`timeline.InputClock`) for staleness. Bad input never raises out
+of the public methods: it is counted in `stats` under a named cause and logged once per cause
+(never with frame or transcript content).
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 import copy
 import dataclasses
-from dataclasses import dataclass, field
 import logging
-import math
 import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from st_f2m_ros.errors import ConfigError, PerceptionError, StF2MError
+from st_f2m_ros.errors import PerceptionError, StF2MError
 from st_f2m_ros.perception.crop import crop_face
-from st_f2m_ros.perception.face import FaceConfig, FaceObservation, FaceTracker
+from st_f2m_ros.perception.face import FaceTracker
 from st_f2m_ros.perception.image_convert import (
-    DEFAULT_LIMITS,
     ImageError,
-    ImageLimits,
     compressed_to_bgr,
     image_to_bgr,
     validate_bgr,
 )
 from st_f2m_ros.runtime.inference.recognizer import Recognizer
+from st_f2m_ros.runtime.pipeline.config import PipelineConfig
 from st_f2m_ros.runtime.pipeline.feature_cache import FeatureCache
-from st_f2m_ros.runtime.pipeline.postprocess import (
-    PostprocessConfig,
-    TemporalPostprocessor,
-    WindowDecisionInput,
+from st_f2m_ros.runtime.pipeline.postprocess import TemporalPostprocessor
+from st_f2m_ros.runtime.pipeline.results import (
+    EmotionSequenceResult,
+    EmotionStateResult,
+    FrameOutcome,
 )
-from st_f2m_ros.runtime.pipeline.results import EmotionSequenceResult, EmotionStateResult
-from st_f2m_ros.runtime.pipeline.transcripts import TranscriptBuffer, TranscriptConfig
-from st_f2m_ros.runtime.pipeline.windows import Window, WindowConfig, WindowScheduler
-from st_f2m_ros.taxonomy import MODALITY_TEXT, MODALITY_VISION
+from st_f2m_ros.runtime.pipeline.stats import PerceptionStats
+from st_f2m_ros.runtime.pipeline.timeline import (
+    RESTART,
+    SKIP,
+    InputClock,
+    StampGate,
+    invalid_stamp,
+)
+from st_f2m_ros.runtime.pipeline.transcripts import TranscriptBuffer, clean_text
+from st_f2m_ros.runtime.pipeline.window_classifier import classify_window
+from st_f2m_ros.runtime.pipeline.windows import WindowConfig, WindowScheduler
+
+__all__ = ['FrameOutcome', 'PerceptionPipeline', 'PipelineConfig']
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass
-class PipelineConfig:
-    """Everything the perception loop needs besides the model (ROS parameters map onto it).
-
-    Attributes:
-        subject_id, frame_id: copied into every result.
-        window_length: seconds per window; None = the model's T / feature_rate.
-        window_hop: seconds between windows.
-        max_gap: a camera gap longer than this restarts windows and tracking.
-        min_face_fraction: share of a window's T frames that need a face, else NO_FACE.
-        use_text: feed the transcript modality (when the installed encoder matches the model).
-        stale_timeout: seconds of camera silence after which `on_tick` reports STALE.
-        cache_capacity: frames kept in the feature cache.
-
-    """
-
-    subject_id: str = ''
-    frame_id: str = ''
-    window_length: float | None = None
-    window_hop: float = 0.25
-    max_gap: float = 0.5
-    min_face_fraction: float = 0.5
-    use_text: bool = True
-    stale_timeout: float = 1.0
-    cache_capacity: int = 512
-    face: FaceConfig = field(default_factory=FaceConfig)
-    transcripts: TranscriptConfig = field(default_factory=TranscriptConfig)
-    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
-    limits: ImageLimits = DEFAULT_LIMITS
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the bad field."""
-        if self.window_length is not None and not self.window_length > 0:
-            raise ConfigError(f'window_length must be > 0 s, got {self.window_length}')
-        if not 0 <= self.min_face_fraction <= 1:
-            raise ConfigError(f'min_face_fraction must be in [0, 1], got {self.min_face_fraction}')
-        if not self.stale_timeout > 0:
-            raise ConfigError(f'stale_timeout must be > 0 s, got {self.stale_timeout}')
-        self.face.validate()
-        self.transcripts.validate()
-        self.postprocess.validate()
-
-
-def _percentile(values: deque[float], q: float) -> float:
-    return float(np.percentile(np.fromiter(values, float), q)) if values else 0.0
-
-
-@dataclass
-class PipelineStats:
-    """Diagnostics counters (what the node publishes on /diagnostics)."""
-
-    frames: int = 0  # camera frames received
-    processed: int = 0  # frames that reached the tracker
-    faces: int = 0  # processed frames with a face
-    windows: int = 0  # windows classified (or reported NO_FACE)
-    transcripts: int = 0
-    encoded: int = 0  # frames run through the per-frame encoder
-    skipped: Counter[str] = field(default_factory=Counter)
-    frame_latency: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
-    window_latency: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
-
-    @property
-    def dropped(self) -> int:
-        """Frames received but not processed."""
-        return self.frames - self.processed
-
-    @property
-    def face_rate(self) -> float:
-        """Share of processed frames in which a face was found."""
-        return self.faces / self.processed if self.processed else 0.0
-
-    def snapshot(self) -> dict[str, Any]:
-        """Plain dict for diagnostics and summaries (latencies in milliseconds)."""
-        return {
-            'frames': self.frames,
-            'processed': self.processed,
-            'dropped': self.dropped,
-            'face_rate': self.face_rate,
-            'windows': self.windows,
-            'transcripts': self.transcripts,
-            'encoded': self.encoded,
-            'skipped': dict(self.skipped),
-            'frame_latency_p50_ms': 1e3 * _percentile(self.frame_latency, 50),
-            'frame_latency_p95_ms': 1e3 * _percentile(self.frame_latency, 95),
-            'window_latency_p50_ms': 1e3 * _percentile(self.window_latency, 50),
-            'window_latency_p95_ms': 1e3 * _percentile(self.window_latency, 95),
-        }
 
 
 class PerceptionPipeline:
@@ -170,15 +91,17 @@ class PerceptionPipeline:
         self.cache = FeatureCache(c.cache_capacity, horizon=max(4 * length, 2.0))
         self.transcripts = TranscriptBuffer(c.transcripts)
         self.post = TemporalPostprocessor(c.postprocess, len(b.class_labels))
-        self.stats = PipelineStats()
-        self.last_observation: FaceObservation | None = None
-        self.last_result: EmotionSequenceResult | None = None
-        self.last_error = ''
+        self.stats = PerceptionStats()
+        self.gate = StampGate(c.stamps)
+        self.clock = InputClock()
+        self.errors: dict[str, str] = {}  # last message per skip cause (no patient data)
+        self.log_skips = True  # python logging once per cause; the node logs through rclpy
         self._lock = threading.Lock()
         self._logged: set[str] = set()
         self._last_input: float | None = None
         self._first_tick: float | None = None
         self._stale_reported_at: float | None = None
+        self._recent_text: deque[float] = deque()
 
     def warm_up(self) -> float:
         """Run every model part once on dummy input; return the seconds it took.
@@ -198,6 +121,7 @@ class PerceptionPipeline:
         self.recognizer.classify(feats, text, ones, ones)
         return time.perf_counter() - t0
 
+    # -- live settings ------------------------------------------------------------------------
     def set_subject(self, subject: str) -> None:
         """Results carry `subject` from the next one on (thread-safe: the node switches it)."""
         with self._lock:
@@ -218,120 +142,116 @@ class PerceptionPipeline:
             self.tracker.config = new
             self.config.face = new
 
-    # -- input ------------------------------------------------------------------------------
+    # -- frames -------------------------------------------------------------------------------
+    def process_image(
+        self, stamp: float, encoding: str, height: int, width: int, step: int,
+        is_bigendian: bool | int, data: Any, frame_id: str = '', keep_image: bool = False,
+        arrival: float | None = None,
+    ) -> FrameOutcome:  # fmt: skip
+        """One `sensor_msgs/Image` (any supported encoding), stamp in seconds.
+
+        `arrival` (node clock, seconds) lets the pipeline map the node clock onto the stamps.
+        """
+        args = (encoding, height, width, step, is_bigendian, data, self.config.limits)
+        return self._frame(stamp, frame_id, keep_image, arrival, image_to_bgr, args)
+
+    def process_compressed(
+        self, stamp: float, fmt: str, data: Any, frame_id: str = '', keep_image: bool = False,
+        arrival: float | None = None,
+    ) -> FrameOutcome:  # fmt: skip
+        """One `sensor_msgs/CompressedImage` (jpeg/png; its size is checked before decoding)."""
+        args = (fmt, data, self.config.limits)
+        return self._frame(stamp, frame_id, keep_image, arrival, compressed_to_bgr, args)
+
+    def process_bgr(
+        self, stamp: float, bgr: np.ndarray, frame_id: str = '', keep_image: bool = False,
+        arrival: float | None = None,
+    ) -> FrameOutcome:  # fmt: skip
+        """An already decoded uint8 BGR frame (tests, benchmarks, `st-f2m run` on videos)."""
+        return self._frame(stamp, frame_id, keep_image, arrival, validate_bgr, (bgr,))
+
     def on_image(self, stamp: float, bgr: np.ndarray) -> EmotionSequenceResult | None:
-        """Process one camera frame; return a result when a window completed at it."""
+        """`process_bgr` for callers that only want the result."""
+        return self.process_bgr(stamp, bgr).result
+
+    def _frame(
+        self, stamp: Any, frame_id: str, keep_image: bool, arrival: float | None,
+        decode: Any, args: tuple,
+    ) -> FrameOutcome:  # fmt: skip
         t0 = time.perf_counter()
         with self._lock:
-            self.stats.frames += 1
+            self.stats.received()
+            out = FrameOutcome(stamp=stamp, frame_id=str(frame_id or self.config.frame_id))
             try:
-                return self._on_image(float(stamp), bgr, t0)
+                out.stamp = stamp = float(stamp)
+                cause = self._admit(stamp, arrival)
+                if cause is not None:
+                    self._skip(out, cause, f'frame stamp refused ({cause})')
+                    return out
+                bgr = validate_bgr(decode(*args))
+                self._track(out, stamp, bgr, t0)
+                if keep_image:
+                    out.image = bgr
             except ImageError as err:
-                self._skip(f'image_{err.cause}', err)
+                self._skip(out, f'image_{err.cause}', str(err))
             except StF2MError as err:
-                self._skip('error', err)
+                self._skip(out, 'error', str(err))
             except Exception as err:  # never let a frame kill the node; counted and logged
-                self._skip('internal_error', err)
-            return None
+                self._skip(out, 'internal_error', f'{type(err).__name__}: {err}')
+            return out
 
-    def on_image_fields(
-        self, stamp: float, encoding: str, height: int, width: int, step: int,
-        is_bigendian: bool | int, data: Any,
-    ) -> EmotionSequenceResult | None:  # fmt: skip
-        """Convert `sensor_msgs/Image` fields (any encoding) and process the frame."""
-        bgr = self._decode(
-            image_to_bgr, encoding, height, width, step, is_bigendian, data, self.config.limits
-        )
-        return None if bgr is None else self.on_image(stamp, bgr)
-
-    def on_compressed(self, stamp: float, fmt: str, data: Any) -> EmotionSequenceResult | None:
-        """Decode a `sensor_msgs/CompressedImage` and process the frame."""
-        bgr = self._decode(compressed_to_bgr, fmt, data, self.config.limits)
-        return None if bgr is None else self.on_image(stamp, bgr)
-
-    def _decode(self, convert: Any, *args: Any) -> np.ndarray | None:
-        """Run an image converter; a bad image is counted as a skipped frame, by cause."""
-        try:
-            return convert(*args)
-        except ImageError as err:
-            with self._lock:
-                self.stats.frames += 1
-                self._skip(f'image_{err.cause}', err)
-            return None
-
-    def on_transcript(
-        self, stamp: float, text: str, start: float | None = None, end: float | None = None
-    ) -> EmotionSequenceResult | None:
-        """Buffer a final transcript; returns a STALE result if the camera went silent."""
-        with self._lock:
-            try:
-                self.transcripts.add(float(stamp), text, start, end)
-                self.stats.transcripts += 1
-                backend = self.recognizer.backend
-                if self.config.use_text and backend.text_usable:
-                    # Embed now, between frames, rather than inside the next window's latency.
-                    self.transcripts.encode_pending(self.recognizer.encode_text, backend.text_dim)
-            except PerceptionError as err:
-                self._skip('transcript_invalid', err)
-            except Exception as err:
-                self._skip('internal_error', err)
-            return self._check_stale(float(stamp))
-
-    def on_tick(self, now: float) -> EmotionSequenceResult | None:
-        """Call periodically with the current time: reports STALE after camera silence."""
-        with self._lock:
-            return self._check_stale(float(now))
-
-    # -- internals --------------------------------------------------------------------------
-    def _skip(self, cause: str, err: BaseException) -> None:
-        self.stats.skipped[cause] += 1
-        self.last_error = f'{cause}: {err}'
-        if cause not in self._logged:  # once per cause: the node must not flood its log
-            self._logged.add(cause)
-            _log.warning('perception input skipped (%s): %s', cause, err)
-
-    def _on_image(self, stamp: float, bgr: np.ndarray, t0: float) -> EmotionSequenceResult | None:
-        if not math.isfinite(stamp):
-            self._skip('bad_stamp', PerceptionError('non-finite image stamp'))
-            return None
-        bgr = validate_bgr(bgr)
-        if not self.scheduler.accepts(stamp):
-            self.stats.skipped['out_of_order'] += 1
-            return None
-        stale_at = self._stale_reported_at
-        if stale_at is not None and stamp <= stale_at:
+    def _admit(self, stamp: float, arrival: float | None) -> str | None:
+        """Check a frame stamp against the timeline; restart windows on a new timeline."""
+        last, stale_at = self.gate.last, self._stale_reported_at
+        if stale_at is not None and last is not None and last < stamp <= stale_at:
             # STALE has been reported up to stale_at: a frame from before cannot be taken back.
-            self.stats.skipped['late_after_stale'] += 1
-            return None
-        last = self.scheduler.last_stamp
-        if last is not None and (stamp - last > self.windows.max_gap or stale_at is not None):
+            return 'late_after_stale'
+        verdict, cause = self.gate.check(stamp, arrival)
+        if verdict == SKIP:
+            return cause
+        if arrival is not None:
+            if not self.clock.anchored:
+                self._first_tick = None  # ticks so far were in the node clock
+            self.clock.observe(stamp, arrival, restart=verdict == RESTART)
+        prev = self.scheduler.last_stamp
+        if verdict == RESTART and last is not None:
+            self.stats.count('restarts')
+            self.transcripts.drop_after(stamp)  # utterances from the old timeline's future
+        gap = prev is not None and (stamp - prev > self.windows.max_gap or stale_at is not None)
+        if prev is not None and (gap or verdict == RESTART):
             self.cache.clear()
             self.tracker.reset()
             self.scheduler.reset()  # windows restart with the camera
-            self.post.interrupt(last if stale_at is None else stale_at)  # no state spans it
-            self.stats.skipped['gap'] += 1
-            last = None
+            self.post.interrupt(prev if stale_at is None else stale_at)  # no state spans it
+            self.stats.count('gaps')
+        return None
+
+    def _track(self, out: FrameOutcome, stamp: float, bgr: np.ndarray, t0: float) -> None:
         # Keep the detector off frames that complete a window: their latency is what counts.
         obs = self.tracker.update(stamp, bgr, defer_detection=self.scheduler.due(stamp))
-        self.last_observation = obs
+        out.observation = obs
         crop = None
         if obs.box is not None:
             crop = crop_face(bgr, obs.box, self.recognizer.backend.crop_size)
-            self.stats.faces += 1
         self.cache.add(stamp, crop)
-        self.stats.processed += 1
         self._last_input = stamp
         self._stale_reported_at = None
         behind = self.scheduler.skipped['behind']
+        prev = self.scheduler.last_stamp
         window = self.scheduler.push(stamp)
         if self.scheduler.skipped['behind'] > behind:
-            self.stats.skipped['windows_behind'] += self.scheduler.skipped['behind'] - behind
-        if last is not None and window is None:
-            self._encode_ahead(last, stamp)
-        result = None if window is None else self._classify(window, t0)
+            self.stats.skip('window_behind', self.scheduler.skipped['behind'] - behind)
+        if prev is not None and window is None:
+            self._encode_ahead(prev, stamp)
+        if window is not None:
+            states, model_id, nonfinite = classify_window(self, window)
+            if nonfinite:
+                self.stats.skip('window_nonfinite_output')
+            latency = time.perf_counter() - t0
+            out.result = self._result(window.end, states, model_id, latency, out.frame_id)
+            self.stats.window(latency)
         self.stats.encoded = self.cache.encoded
-        self.stats.frame_latency.append(time.perf_counter() - t0)
-        return result
+        self.stats.frame(obs.found, time.perf_counter() - t0)
 
     def _encode_ahead(self, prev: float, stamp: float) -> None:
         """Encode a frame as soon as it is known to be the nearest to a sampling grid time.
@@ -346,70 +266,95 @@ class PerceptionPipeline:
             if rec is not None and rec.crop is not None and rec.feature is None:
                 self.cache.features([rec], self.recognizer.encode_frames)
 
-    def _classify(self, window: Window, t0: float) -> EmotionSequenceResult:
-        c = self.config
-        backend = self.recognizer.backend
-        tolerance = max(self.windows.spacing, 0.1)
-        records = self.cache.nearest(window.targets, tolerance)
-        have = [r for r in records if r is not None]
-        model_id = self.recognizer.model_id
-        self.stats.windows += 1
-        if not have or len(have) < c.min_face_fraction * len(records):
-            decision = WindowDecisionInput(window.start, window.end, None)
-        else:
-            # Fill frames without a face with the nearest one that has a face.
-            filled = []
-            for i, r in enumerate(records):
-                if r is None:
-                    j = min(
-                        (k for k, q in enumerate(records) if q is not None),
-                        key=lambda k: abs(k - i),
-                    )
-                    r = records[j]
-                filled.append(r)
-            feats = self.cache.features(filled, self.recognizer.encode_frames)  # type: ignore[arg-type]
-            emb = np.zeros(backend.text_dim, dtype=np.float32)
-            has_text = False
-            if c.use_text and backend.text_usable:
-                emb, has_text = self.transcripts.embed(
-                    window.start, window.end, self.recognizer.encode_text, backend.text_dim
-                )
-            scores, model_id = self.recognizer.classify(
-                feats[None], emb[None], np.ones(1, np.float32),
-                np.full(1, float(has_text), np.float32),
-            )  # fmt: skip
-            probs = scores.probs[0]
-            if not np.all(np.isfinite(probs)):
-                self.stats.skipped['nonfinite_output'] += 1
-            mods = MODALITY_VISION | (MODALITY_TEXT if has_text else 0)
-            decision = WindowDecisionInput(
-                window.start, window.end, probs, scores.components[0],
-                float(np.nan_to_num(scores.intensity[0])), mods,
-            )  # fmt: skip
-        states = self.post.update(decision)
-        latency = time.perf_counter() - t0
-        self.stats.window_latency.append(latency)
-        return self._result(window.end, states, model_id, latency)
+    # -- transcripts and time -----------------------------------------------------------------
+    def on_transcript(
+        self, stamp: float, text: str, start: float | None = None, end: float | None = None,
+        arrival: float | None = None,
+    ) -> str | None:  # fmt: skip
+        """Buffer a final transcript; return the skip cause, or None when it was taken.
+
+        Staleness is not checked here (a wild transcript stamp must not declare the camera
+        STALE): the node's timer calls `tick`, offline replay `on_tick`.
+        """
+        with self._lock:
+            out = FrameOutcome(stamp=0.0)
+            try:
+                stamp = float(stamp)
+                bad = invalid_stamp(stamp)
+                if bad is not None:
+                    self._skip(out, f'transcript_{bad}', f'transcript stamp refused ({bad})')
+                    return out.skipped
+                recent = self._recent_text
+                now = stamp if arrival is None else float(arrival)
+                while recent and not 0 <= now - recent[0] < 1.0:
+                    recent.popleft()
+                if len(recent) >= self.config.max_transcript_rate:
+                    self._skip(out, 'transcript_flood', 'more transcripts per second than allowed')
+                    return out.skipped
+                limit = 4 * self.config.transcripts.max_chars
+                self.transcripts.add(stamp, clean_text(text, limit), start, end)
+                recent.append(now)
+                self.stats.count('transcripts')
+                if arrival is not None and not self.clock.anchored:
+                    self._first_tick = None
+                    self.clock.observe(stamp, float(arrival))
+                backend = self.recognizer.backend
+                if self.config.use_text and backend.text_usable:
+                    # Embed now, between frames, rather than inside the next window's latency.
+                    self.transcripts.encode_pending(self.recognizer.encode_text, backend.text_dim)
+            except PerceptionError as err:
+                self._skip(out, 'transcript_invalid', str(err))
+            except Exception as err:
+                self._skip(out, 'transcript_internal_error', f'{type(err).__name__}: {err}')
+            return out.skipped
+
+    @property
+    def stale(self) -> bool:
+        """Whether STALE was reported and no frame came since (the diagnostics level)."""
+        return self._stale_reported_at is not None
+
+    def input_time(self, node_now: float) -> float:
+        """The node clock's `node_now` in the stamps' clock (stamp for String transcripts)."""
+        with self._lock:
+            return self.clock.now(node_now)
+
+    def tick(self, node_now: float) -> EmotionSequenceResult | None:
+        """Call periodically with the node clock: reports STALE after camera silence."""
+        with self._lock:
+            return self._check_stale(self.clock.now(float(node_now)))
+
+    def on_tick(self, now: float) -> EmotionSequenceResult | None:
+        """`tick` with a time already in the stamps' clock (offline replay: the log time)."""
+        with self._lock:
+            return self._check_stale(float(now))
+
+    # -- internals ----------------------------------------------------------------------------
+    def _skip(self, out: FrameOutcome, cause: str, message: str) -> None:
+        out.skipped = cause
+        self.stats.skip(cause)
+        self.errors[cause] = message
+        if self.log_skips and cause not in self._logged:  # once per cause: no log flood
+            self._logged.add(cause)
+            _log.warning('perception input skipped (%s): %s', cause, message)
 
     def _result(
-        self, stamp: float, states: list[EmotionStateResult], model_id: str, latency: float
-    ) -> EmotionSequenceResult:
-        res = EmotionSequenceResult(
+        self, stamp: float, states: list[EmotionStateResult], model_id: str, latency: float,
+        frame_id: str = '',
+    ) -> EmotionSequenceResult:  # fmt: skip
+        return EmotionSequenceResult(
             stamp=stamp,
             subject_id=self.config.subject_id or self.recognizer.state.subject,
             model_id=model_id,
             states=[copy.copy(s) for s in states],  # snapshots: the post-processor moves on
             class_labels=tuple(self.recognizer.backend.class_labels),
-            frame_id=self.config.frame_id,
+            frame_id=frame_id or self.config.frame_id,
             window_size=self.windows.length,
             window_hop=self.windows.hop,
             processing_latency=latency,
         )
-        self.last_result = res
-        return res
 
     def _check_stale(self, now: float) -> EmotionSequenceResult | None:
-        if not math.isfinite(now):
+        if invalid_stamp(now) is not None:
             return None
         if self._first_tick is None:
             self._first_tick = now
@@ -417,9 +362,10 @@ class PerceptionPipeline:
         if now - since <= self.config.stale_timeout:
             return None
         reported = self._stale_reported_at
-        if reported is not None and now - reported < self.windows.hop:
+        if reported is not None and 0 <= now - reported < self.windows.hop:
             return None  # at most one STALE result per hop
         t0 = time.perf_counter()
         self._stale_reported_at = now
+        self.stats.count('stale')
         states = self.post.stale(since, now)
         return self._result(now, states, self.recognizer.model_id, time.perf_counter() - t0)

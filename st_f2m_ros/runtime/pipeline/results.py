@@ -20,6 +20,7 @@ input messages, so `runtime.messages.sequence_to_msg` fills a message from them 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,3 +126,21 @@ class EmotionSequenceResult:
     def current(self) -> EmotionStateResult | None:
         """The newest state (what a control node acts on)."""
         return self.states[-1] if self.states else None
+
+
+@dataclass
+class FrameOutcome:
+    """What one camera frame produced: the node publishes from it without asking again.
+
+    `result` is set when the frame completed a window (ids already set by the pipeline);
+    `observation` is the face tracker's report (None when the frame was skipped); `image` is
+    the decoded BGR frame when asked for (`keep_image`, the debug image: decoded once);
+    `skipped` names the cause when the frame was refused.
+    """
+
+    stamp: float
+    frame_id: str = ''
+    result: EmotionSequenceResult | None = None
+    observation: Any = None
+    image: np.ndarray | None = None
+    skipped: str | None = None

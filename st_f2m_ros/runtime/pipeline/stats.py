@@ -11,24 +11,32 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Health figures of the perception node for /diagnostics, and once-per-cause logging.
+"""The perception statistics behind /diagnostics (one class, one set of keys), and log pacing.
 
-Frame rate, window latency p50/p95, dropped frames by cause, face-found rate, model id and
-adaptation state are computed here from plain numbers (time passed in), so the node only
-converts them with `messages.diagnostics_to_msg`. Bad input must never kill the node and must
-not flood the log either (DESIGN 7): `OncePerCause` says when a cause deserves a log line.
+`PerceptionStats` is written by the pipeline (frames, windows, skipped inputs by cause,
+latencies) and read by the node's diagnostics timer from another thread, hence its lock.
+Rates and percentiles cover the last `horizon` seconds of a monotonic clock. The keys of
+`snapshot` are the /diagnostics keys documented in docs/ros_api.md. Bad input must never
+kill the node and must not flood the log either (DESIGN 7): `OncePerCause` says when a cause
+deserves a log line.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
 import threading
+import time
 from typing import Any
 
 import numpy as np
 
 from st_f2m_ros.runtime.messages.convert import DiagnosticReport
+from st_f2m_ros.runtime.pipeline.timeline import InputClock
+
+__all__ = ['InputClock', 'OncePerCause', 'PerceptionStats']
+
+# Skip causes that are not camera frames: every other cause counts one dropped frame.
+FRAME_EXCLUDED = ('transcript_', 'window_')
 
 
 class OncePerCause:
@@ -47,85 +55,150 @@ class OncePerCause:
         return False
 
 
-class NodeStats:
-    """Rolling statistics over the last `horizon` seconds (thread-safe)."""
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return 0.0, 0.0
+    p50, p95 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95]) * 1e3
+    return float(p50), float(p95)
+
+
+class PerceptionStats:
+    """Counters since start plus rolling rates over the last `horizon` seconds (thread-safe).
+
+    Totals: `frames` received, `processed` (reached the face tracker), `faces`, `windows`
+    classified or reported NO_FACE, `stale` reports, `transcripts` buffered, `encoded` frames,
+    camera `gaps` and timeline `restarts` (runtime/pipeline/timeline.py), `skipped` inputs by
+    named cause. Rolling: processed frames (for fps and face rate), frame
+    latency (one frame through the pipeline) and window latency (the frame that completed a
+    window, classification included: the `processing_latency` of a published result).
+    """
 
     def __init__(self, horizon: float = 10.0, min_fps_warn: float = 5.0) -> None:
         self.horizon = float(horizon)
         self.min_fps_warn = float(min_fps_warn)
-        self._frames: deque[tuple[float, bool]] = deque()
-        self._latencies: deque[tuple[float, float]] = deque()
-        self.dropped: Counter[str] = Counter()
-        self.frames_total = 0
+        self.frames = self.processed = self.faces = self.windows = 0
+        self.stale = self.transcripts = self.encoded = self.restarts = self.gaps = 0
+        self.skipped: Counter[str] = Counter()
+        self._frames: deque[tuple[float, bool, float]] = deque()
+        self._windows: deque[tuple[float, float]] = deque()
         self._lock = threading.Lock()
+
+    # -- writers (the pipeline) ------------------------------------------------------------
+    def received(self) -> None:
+        """Count one camera frame received (processed or not)."""
+        with self._lock:
+            self.frames += 1
+
+    def frame(self, face_found: bool, latency: float, now: float | None = None) -> None:
+        """Count one processed frame and its latency in seconds."""
+        now = time.monotonic() if now is None else float(now)
+        with self._lock:
+            self.processed += 1
+            self.faces += bool(face_found)
+            self._frames.append((now, bool(face_found), float(latency)))
+            self._trim(now)
+
+    def window(self, latency: float, now: float | None = None) -> None:
+        """Count one classified window and its latency in seconds."""
+        now = time.monotonic() if now is None else float(now)
+        with self._lock:
+            self.windows += 1
+            self._windows.append((now, float(latency)))
+            self._trim(now)
+
+    def skip(self, cause: str, n: int = 1) -> None:
+        """Count `n` skipped inputs under `cause`."""
+        with self._lock:
+            self.skipped[cause] += n
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to one of the totals ('stale', 'transcripts', 'restarts', 'gaps')."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def clear_latencies(self) -> None:
+        """Forget the rolling latencies (benchmarks: after the warm-up)."""
+        with self._lock:
+            self._frames.clear()
+            self._windows.clear()
 
     def _trim(self, now: float) -> None:
         while self._frames and now - self._frames[0][0] > self.horizon:
             self._frames.popleft()
-        while self._latencies and now - self._latencies[0][0] > self.horizon:
-            self._latencies.popleft()
+        while self._windows and now - self._windows[0][0] > self.horizon:
+            self._windows.popleft()
 
-    def frame(self, now: float, face_found: bool) -> None:
-        """Count one processed frame received at `now` (node clock)."""
+    # -- readers (diagnostics, summaries) ---------------------------------------------------
+    def frame_skips(self) -> int:
+        """Skipped camera frames (every cause but `transcript_*` and `window_*`)."""
         with self._lock:
-            self.frames_total += 1
-            self._frames.append((now, bool(face_found)))
-            self._trim(now)
+            return sum(n for c, n in self.skipped.items() if not c.startswith(FRAME_EXCLUDED))
 
-    def latency(self, now: float, seconds: float) -> None:
-        """Record the latency of one published window."""
+    @property
+    def dropped(self) -> int:
+        """Frames received but not processed."""
+        return self.frames - self.processed
+
+    def frame_latencies(self) -> list[float]:
+        """Rolling frame latencies in seconds."""
         with self._lock:
-            self._latencies.append((now, float(seconds)))
-            self._trim(now)
+            return [f[2] for f in self._frames]
 
-    def drop(self, cause: str) -> None:
-        """Count one dropped input by cause (e.g. 'encoding', 'out_of_order', 'busy')."""
+    def window_latencies(self) -> list[float]:
+        """Rolling window latencies in seconds."""
         with self._lock:
-            self.dropped[cause] += 1
+            return [w[1] for w in self._windows]
 
-    def summary(self, now: float) -> dict[str, float]:
-        """fps, face_found_rate, latency_p50, latency_p95 (ms) over the horizon."""
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """Every /diagnostics key of the perception status (docs/ros_api.md), model id aside."""
+        now = time.monotonic() if now is None else float(now)
         with self._lock:
             self._trim(now)
             frames = list(self._frames)
-            lat = np.array([v for _, v in self._latencies], dtype=np.float64)
+            win = [w[1] for w in self._windows]
+            totals = {
+                'face_found_rate_total': self.faces / self.processed if self.processed else 0.0,
+                'frames_total': self.frames,
+                'frames_processed': self.processed,
+                'dropped_total': self.frames - self.processed,
+                'windows_total': self.windows,
+                'stale_total': self.stale,
+                'gaps_total': self.gaps,
+                'timeline_restarts': self.restarts,
+                'transcripts_total': self.transcripts,
+                'frames_encoded': self.encoded,
+            }
+            skipped = dict(sorted(self.skipped.items()))
         fps = 0.0
-        if len(frames) >= 2:
-            span = frames[-1][0] - frames[0][0]
-            fps = (len(frames) - 1) / span if span > 0 else 0.0
-        found = sum(f for _, f in frames) / len(frames) if frames else 0.0
-        p50, p95 = (np.percentile(lat, [50, 95]) * 1e3).tolist() if lat.size else (0.0, 0.0)
-        return {'fps': fps, 'face_found_rate': found, 'latency_p50_ms': p50, 'latency_p95_ms': p95}
+        if len(frames) >= 2 and frames[-1][0] > frames[0][0]:
+            fps = (len(frames) - 1) / (frames[-1][0] - frames[0][0])
+        found = sum(f[1] for f in frames) / len(frames) if frames else 0.0
+        p50, p95 = _percentiles(win)
+        f50, f95 = _percentiles([f[2] for f in frames])
+        out: dict[str, Any] = {
+            'fps': fps,
+            'face_found_rate': found,
+            'latency_p50_ms': p50,
+            'latency_p95_ms': p95,
+            'frame_latency_p50_ms': f50,
+            'frame_latency_p95_ms': f95,
+            **totals,
+            'skipped_total': sum(skipped.values()),
+        }
+        out.update({f'skipped_{k}': v for k, v in skipped.items()})
+        return out
 
     def reports(
         self,
-        now: float,
         model_id: str,
         adaptation_state: str,
         stale: bool,
         hardware_id: str = '',
-        extra: Mapping[str, Any] | None = None,
+        now: float | None = None,
     ) -> list[DiagnosticReport]:
-        """The node's two DiagnosticStatus entries: perception and adaptation.
-
-        `extra` (the pipeline's own counters: latencies, skipped inputs by cause, face rate)
-        is merged in; nested maps become `<key>_<name>` entries.
-        """
-        s = self.summary(now)
-        for k, v in (extra or {}).items():
-            if isinstance(v, Mapping):
-                s.update({f'{k}_{kk}': vv for kk, vv in sorted(v.items())})
-            else:
-                s[k] = v
-        if 'face_rate' in s:
-            s['face_found_rate'] = s['face_rate']
-        values: dict[str, object] = {
-            **s,
-            'frames_total': self.frames_total,
-            'dropped_total': sum(self.dropped.values()),
-            'model_id': model_id,
-        }
-        values.update({f'dropped_{k}': v for k, v in sorted(self.dropped.items())})
+        """The node's two DiagnosticStatus entries: perception (with model_id) and adaptation."""
+        s = self.snapshot(now)
+        values: dict[str, object] = {**s, 'model_id': model_id}
         if stale:
             level, msg = 'STALE', 'no camera frames within the stale timeout'
         elif s['fps'] < self.min_fps_warn:
@@ -142,32 +215,10 @@ class NodeStats:
                 'WARN' if failed else 'OK',
                 adaptation_state,
                 hardware_id,
-                {'model_id': model_id, 'state': adaptation_state},
+                {'state': adaptation_state},
             ),
         ]
 
 
-class InputClock:
-    """Current time in the clock of the input stamps, for staleness checks.
-
-    Live, stamps and the node clock agree and the node clock is used. A bag replayed without
-    `--clock` carries old stamps: once stamps and node clock differ by more than `max_skew`
-    seconds, time is the newest stamp plus the node time elapsed since it arrived, so that
-    replayed data is not declared stale (and silence still is).
-    """
-
-    def __init__(self, max_skew: float = 5.0) -> None:
-        self.max_skew = float(max_skew)
-        self._stamp: float | None = None
-        self._arrival = 0.0
-
-    def observe(self, stamp: float, arrival: float) -> None:
-        """Record the stamp of an input and its arrival time on the node clock."""
-        if self._stamp is None or stamp >= self._stamp:
-            self._stamp, self._arrival = float(stamp), float(arrival)
-
-    def now(self, node_now: float) -> float:
-        """The current time in the input clock."""
-        if self._stamp is None or abs(self._arrival - self._stamp) <= self.max_skew:
-            return float(node_now)
-        return self._stamp + (float(node_now) - self._arrival)
+# Deprecated name kept for the nodes' imports while they move to `pipeline.stats`; remove later.
+NodeStats = PerceptionStats

@@ -57,6 +57,27 @@ class TranscriptConfig:
             raise ConfigError('transcripts: lookback >= 0, horizon > 0 and max_items >= 1')
 
 
+def clean_text(text: object, limit: int = 4000) -> str:
+    """Text fit for the sentence encoder: lone surrogates and control characters removed.
+
+    rclpy hands over whatever the publisher sent; a lone surrogate (invalid UTF-16 half) would
+    make the encoder raise on every window, so it is dropped here, once, on arrival.
+    """
+    if not isinstance(text, str):
+        raise PerceptionError(f'transcript text must be a str, got {type(text).__name__}')
+    text = text[: max(0, limit)]  # a 1 MB text costs no more than a long sentence
+    text = text.encode('utf-8', 'ignore' if _has_surrogate(text) else 'strict').decode('utf-8')
+    return ''.join(ch for ch in text if ch.isprintable() or ch in ' \n\t')
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 @dataclass
 class BufferedUtterance:
     """An utterance with its span (seconds) and its lazily computed embedding."""
@@ -110,6 +131,10 @@ class TranscriptBuffer:
         ):
             self._items.popleft()
         return item
+
+    def drop_after(self, t: float) -> None:
+        """Forget utterances ending after `t` (the input timeline went back: a looped bag)."""
+        self._items = deque(u for u in self._items if u.end <= t)
 
     def select(self, start: float, end: float) -> list[BufferedUtterance]:
         """Utterances overlapping [start - lookback, end], in arrival order."""
