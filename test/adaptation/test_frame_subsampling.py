@@ -28,8 +28,9 @@ from st_f2m_ros.runtime.session import adaptation_settings
 
 
 def test_bag_frames_are_kept_at_the_requested_rate(tmp_path: Path) -> None:
-    bag = write_synthetic_bag(tmp_path / 'b', duration=3.0, seed=1,
-                              config=SyntheticConfig(width=160, height=120)).path
+    bag = write_synthetic_bag(
+        tmp_path / 'b', duration=3.0, seed=1, config=SyntheticConfig(width=160, height=120)
+    ).path
     decoded = []
 
     def decode(msg):

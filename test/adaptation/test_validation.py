@@ -112,7 +112,9 @@ def test_too_big_file(clip_root: Path) -> None:
         resolve_clip_uri(str(f), ClipLimits(roots=(clip_root,), max_file_bytes=100))
     bag = clip_root / 'bagdir'
     bag.mkdir()
-    (bag / 'metadata.yaml').write_text('x')
+    (bag / 'metadata.yaml').write_text(
+        'rosbag2_bagfile_information:\n  relative_file_paths: [bag_0.db3]\n'
+    )
     (bag / 'bag_0.db3').write_bytes(b'0' * 200)
     with pytest.raises(AdaptationError, match='over the limit'):
         resolve_clip_uri(str(bag), ClipLimits(roots=(clip_root,), max_file_bytes=100))
@@ -158,5 +160,5 @@ def test_sidecar_segments_label_only_their_frames(segments) -> None:
     rel = times - times[0]
     covered = np.zeros(len(times), bool)
     for a, d, _ in segments:
-        covered |= (rel >= a) & (rel <= a + d)
+        covered |= (rel >= a) & (rel < a + d)  # half-open [start, end), as the ground truth
     assert np.all((out >= 0) == covered)

@@ -18,21 +18,21 @@ Everything ends as `data.clip.Clip` (face crops + per-frame labels), cut with th
 
 Labels of file clips come from, in order:
 * the bag's ground-truth topic (`/emotion/ground_truth`, st_f2m_ros/EmotionSequence): each
-  frame takes the class of the state whose [start, end] holds its stamp;
+  frame takes the class of the state whose half-open [start, end) holds its stamp
+  (`data.bag_reader.labels_at`, the rule the evaluation uses too);
 * a sidecar `<file>.labels.yaml` beside the bag or video: either `label: anger_high` for the
   whole file, or `segments: [{start: 0.0, end: 1.5, label: anger_high}, ...]` with times in
-  seconds from the first frame.
+  seconds from the first frame, half-open [start, end) like the ground truth.
 A long file is split into one clip per run of equal labels (unlabelled frames dropped), so one
 recording can hold the whole support set.
 
-Paths are confined: a URI must resolve (symlinks followed) inside one of the configured roots,
-may not contain '..', and may not exceed the size limit.
+Files are read as streams of (time, frame): the loader crops each kept frame and drops it, so
+a long recording never sits in memory at full resolution. Paths are confined by `paths`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 import itertools
 from pathlib import Path
 from typing import Any
@@ -42,65 +42,16 @@ import yaml
 
 from st_f2m_ros.data.clip import Clip, Utterance
 from st_f2m_ros.errors import AdaptationError, StF2MError
+from st_f2m_ros.runtime.adaptation.paths import ClipLimits as ClipLimits  # re-exported
+from st_f2m_ros.runtime.adaptation.paths import resolve_clip_uri as resolve_clip_uri
 from st_f2m_ros.taxonomy import CLASS_LABELS
 
 GROUND_TRUTH_TOPIC = '/emotion/ground_truth'
-IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v')
 BAG_SUFFIXES = ('.mcap', '.db3')
 
 # bgr frame -> face crop (uint8 [S, S, 3]) or None when no face is found.
 CropFn = Callable[[np.ndarray], 'np.ndarray | None']
-
-
-@dataclass(frozen=True)
-class ClipLimits:
-    """What a support clip may be (protects the node from huge or hostile requests)."""
-
-    roots: tuple[Path, ...] = ()
-    max_file_bytes: int = 512 * 1024 * 1024
-    max_frames_per_clip: int = 600
-    max_frame_side: int = 4096
-
-
-def resolve_clip_uri(uri: str, limits: ClipLimits) -> Path:
-    """Return the real path of a clip URI if it lies under a configured root, else raise."""
-    raw = uri[len('file://') :] if uri.startswith('file://') else uri
-    if not raw:
-        raise AdaptationError('empty clip URI')
-    p = Path(raw).expanduser()
-    if '..' in p.parts:
-        raise AdaptationError(f'clip URI {uri!r} contains "..": give a plain absolute path')
-    if not p.is_absolute():
-        raise AdaptationError(f'clip URI {uri!r} is relative: give an absolute path')
-    if not limits.roots:
-        raise AdaptationError(
-            'no clip roots are configured (parameter clip_roots): file clips '
-            'are refused; send inline clips or configure a root'
-        )
-    try:
-        real = p.resolve(strict=True)
-    except (OSError, RuntimeError) as err:
-        raise AdaptationError(f'clip file {uri!r} does not exist or cannot be read') from err
-    for root in limits.roots:
-        if real.is_relative_to(Path(root).expanduser().resolve()):
-            break
-    else:
-        allowed = ', '.join(str(r) for r in limits.roots)
-        raise AdaptationError(f'clip file {uri!r} is outside the allowed clip roots ({allowed})')
-    size = _size_of(real)
-    if size > limits.max_file_bytes:
-        raise AdaptationError(
-            f'clip file {uri!r} has {size} bytes, over the limit of {limits.max_file_bytes}; '
-            'cut it shorter or raise max_clip_bytes'
-        )
-    return real
-
-
-def _size_of(path: Path) -> int:
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob('*') if f.is_file())
-    return path.stat().st_size
 
 
 def kind_of(path: Path) -> str:
@@ -118,18 +69,22 @@ def kind_of(path: Path) -> str:
     )
 
 
-def sidecar_labels(path: Path) -> dict[str, Any] | None:
-    """Read `<path>.labels.yaml` if present (safe_load), validated."""
-    side = path.with_name(path.name + '.labels.yaml')
-    if not side.is_file():
+def sidecar_labels(side: Path | None) -> dict[str, Any] | None:
+    """Read a (confined, see paths.Confinement.sidecar) `.labels.yaml`, validated; None: none."""
+    if side is None:
         return None
     try:
         doc = yaml.safe_load(side.read_text(encoding='utf-8'))
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise AdaptationError(f'cannot read {side.name}: {err}') from err
     if not isinstance(doc, dict) or ('label' not in doc and 'segments' not in doc):
         raise AdaptationError(f'{side.name} needs "label: <class>" or a "segments:" list')
-    labels = [doc['label']] if 'label' in doc else [s.get('label') for s in doc['segments']]
+    segments = doc.get('segments')
+    if 'label' not in doc and (
+        not isinstance(segments, list) or not all(isinstance(x, dict) for x in segments)
+    ):
+        raise AdaptationError(f'{side.name}: "segments" must be a list of {{start, end, label}}')
+    labels = [doc['label']] if 'label' in doc else [x.get('label') for x in segments]
     for label in labels:
         check_label(label, side.name)
     return doc
@@ -155,7 +110,7 @@ def labels_from_sidecar(doc: dict[str, Any], times: np.ndarray) -> np.ndarray:
             start, end = float(seg['start']), float(seg['end'])
         except (KeyError, TypeError, ValueError) as err:
             raise AdaptationError('each sidecar segment needs numeric start and end') from err
-        out[(rel >= start) & (rel <= end)] = CLASS_LABELS.index(seg['label'])
+        out[(rel >= start) & (rel < end)] = CLASS_LABELS.index(seg['label'])
     return out
 
 
@@ -229,79 +184,59 @@ class RateFilter:
         return True
 
 
-def read_bag_frames(
+def bag_image_stream(
     path: Path,
     image_topic: str | None,
-    max_frames: int,
-    decode: Callable[[Any], np.ndarray],
     min_interval: float = 0.0,
-) -> tuple[list[np.ndarray], np.ndarray, list[Any]]:
-    """Return (bgr frames, stamps, ground-truth sequence messages) of a rosbag2 file.
+    truth_out: list[Any] | None = None,
+) -> Iterator[tuple[float, Any]]:
+    """Yield (header stamp, image message) of a bag's one camera topic, one at a time.
 
-    `min_interval` (s) keeps only frames at least that far apart (by log time) and skips the
-    others before they are decoded: the model samples windows at its feature rate, so frames
-    in between would only cost decoding and face detection.
+    Read with the shared `data.bag_reader.BagReader`. `min_interval` (s) keeps only frames on
+    that grid of log times: the model samples windows at its feature rate, so the frames in
+    between would only cost decoding and face detection. The ground-truth states (if the bag
+    has the topic) are appended to `truth_out`.
     """
-    from rosbags.highlevel import AnyReader
+    from st_f2m_ros.data.bag_reader import IMAGE_TYPES as TYPES
+    from st_f2m_ros.data.bag_reader import BagReader
 
-    from st_f2m_ros.interfaces import typestore
-    from st_f2m_ros.runtime.messages.convert import stamp_to_seconds
-
-    frames: list[np.ndarray] = []
-    stamps: list[float] = []
-    truth: list[Any] = []
     try:
-        with AnyReader([path], default_typestore=typestore('humble')) as reader:
-            images = [c for c in reader.connections if c.msgtype in IMAGE_TYPES]
+        with BagReader(path) as bag:
+            topics = bag.topics
+            images = sorted(t for t, ty in topics.items() if ty in TYPES)
             if image_topic:
-                images = [c for c in images if c.topic == image_topic]
-            if len({c.topic for c in images}) != 1:
-                topics = sorted({c.topic for c in reader.connections if c.msgtype in IMAGE_TYPES})
+                images = [t for t in images if t == image_topic]
+            if len(images) != 1:
                 raise AdaptationError(
-                    f'{path.name}: need exactly one image topic (found {topics}); set '
-                    'the camera topic'
+                    f'{path.name}: need exactly one image topic (found '
+                    f'{sorted(t for t, ty in topics.items() if ty in TYPES)}); set the camera '
+                    'topic'
                 )
-            gt = [c for c in reader.connections if c.topic == GROUND_TRUTH_TOPIC]
+            if truth_out is not None and GROUND_TRUTH_TOPIC in topics:
+                truth_out.extend(bag.ground_truth(GROUND_TRUTH_TOPIC))
             keep = RateFilter(min_interval)
-            for con, log_ns, raw in reader.messages(connections=images + gt):
-                if con.topic != GROUND_TRUTH_TOPIC and not keep(log_ns * 1e-9):
-                    continue
-                msg = reader.deserialize(raw, con.msgtype)
-                if con.topic == GROUND_TRUTH_TOPIC:
-                    truth.append(msg)
-                    continue
-                if len(frames) >= max_frames:
-                    raise AdaptationError(
-                        f'{path.name} holds more than {max_frames} frames; cut it shorter'
-                    )
-                frames.append(decode(msg))
-                stamps.append(stamp_to_seconds(msg.header.stamp))
-    except StF2MError:
-        raise
+            for m in bag.messages(images):
+                if keep(m.log_time):
+                    yield m.stamp, m.msg
+    except StF2MError as err:
+        if isinstance(err, AdaptationError):
+            raise
+        raise AdaptationError(f'cannot read bag {path.name}: {err}') from err
     except Exception as err:  # rosbags raises many unrelated types for a broken file
         raise AdaptationError(f'cannot read bag {path.name}: {type(err).__name__}: {err}') from err
-    order = np.argsort(np.asarray(stamps, dtype=np.float64), kind='stable')
-    return [frames[i] for i in order], np.asarray(stamps, dtype=np.float64)[order], truth
 
 
 def labels_from_truth(truth: Sequence[Any], times: np.ndarray) -> np.ndarray:
-    """Per-frame class ids from ground-truth EmotionSequence messages (state spans)."""
-    from st_f2m_ros.runtime.messages.convert import stamp_to_seconds
+    """Per-frame class ids from ground-truth states: the shared half-open [start, end) rule."""
+    from st_f2m_ros.data.bag_reader import labels_at
 
-    out = np.full(times.shape, -1, dtype=np.int64)
-    for seq in truth:
-        for s in seq.states:
-            a, b = stamp_to_seconds(s.start), stamp_to_seconds(s.end)
-            out[(times >= a) & (times <= b)] = int(s.class_id)
-    return out
+    return labels_at(list(truth), np.asarray(times, dtype=np.float64))
 
 
-def read_video_frames(
-    path: Path, max_frames: int, min_interval: float = 0.0
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Decode a video file with OpenCV; times from the container's frame rate.
+def video_stream(path: Path, min_interval: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time from the container's frame rate, BGR frame) of a video, one at a time.
 
-    Frames closer than `min_interval` (s) to the last kept one are grabbed but not decoded.
+    Frames off the `min_interval` grid are grabbed but not decoded.
     """
     import cv2
 
@@ -309,8 +244,6 @@ def read_video_frames(
     if not cap.isOpened():
         raise AdaptationError(f'OpenCV cannot open video {path.name}')
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames: list[np.ndarray] = []
-    times: list[float] = []
     keep = RateFilter(min_interval)
     try:
         for i in itertools.count():
@@ -322,12 +255,47 @@ def read_video_frames(
             ok, frame = cap.retrieve()
             if not ok:
                 break
-            if len(frames) >= max_frames:
-                raise AdaptationError(f'{path.name} has more than {max_frames} frames')
-            frames.append(frame)
-            times.append(t)
+            yield t, frame
     finally:
         cap.release()
+
+
+def read_bag_frames(
+    path: Path,
+    image_topic: str | None,
+    max_frames: int,
+    decode: Callable[[Any], np.ndarray],
+    min_interval: float = 0.0,
+) -> tuple[list[Any], np.ndarray, list[Any]]:
+    """(decoded frames, stamps, ground-truth states) in stamp order, for tools and tests.
+
+    Holds every decoded frame: /adapt streams with `bag_image_stream` instead.
+    """
+    truth: list[Any] = []
+    frames: list[Any] = []
+    stamps: list[float] = []
+    for stamp, msg in bag_image_stream(path, image_topic, min_interval, truth):
+        if len(frames) >= max_frames:
+            raise AdaptationError(
+                f'{path.name} holds more than {max_frames} frames; cut it shorter'
+            )
+        frames.append(decode(msg))
+        stamps.append(stamp)
+    order = np.argsort(np.asarray(stamps, dtype=np.float64), kind='stable')
+    return [frames[i] for i in order], np.asarray(stamps, dtype=np.float64)[order], truth
+
+
+def read_video_frames(
+    path: Path, max_frames: int, min_interval: float = 0.0
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(BGR frames, times) of a video, for tools and tests (/adapt streams instead)."""
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    for t, frame in video_stream(path, min_interval):
+        if len(frames) >= max_frames:
+            raise AdaptationError(f'{path.name} has more than {max_frames} frames')
+        frames.append(frame)
+        times.append(t)
     if not frames:
         raise AdaptationError(f'video {path.name} has no decodable frames')
     return frames, np.asarray(times, dtype=np.float64)

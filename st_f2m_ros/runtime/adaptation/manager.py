@@ -14,17 +14,20 @@
 """The adaptation manager behind /adapt, /reset_adaptation and `st-f2m adapt`.
 
 Personalisation is the meta-learning inner loop (paper eq. 6) run on a person's few labelled
-support clips. The manager validates the request, turns clips into `Clip`s, runs the model's
-`adapt()` on its own worker thread while inference goes on, swaps the resulting parameters into
-the recognizer with one reference assignment (`set_adaptation`), and persists them per subject
-(`AdaptationStore`). Any failure before the swap leaves the running model untouched and comes
-back as `AdaptOutcome(success=False, message=<reason>)`: the service never raises.
+support clips. The manager ties the concerns together: `validation` (refuse early),
+`support` (clips -> face crops, streamed), `worker` (one low-priority thread, busy refusal,
+bounded close), `store` (versioned atomic files); here: the commit (swap the head with one
+reference assignment, persist) and which person's head serves (`activate`, `reset`).
+Any failure before the swap leaves the running model untouched and comes back as
+`AdaptOutcome(success=False, message=<reason>)`: the service never raises.
+
+Concurrency (documented contract): one adaptation at a time; a second request while one runs
+is answered at once with success=False and a message starting with "busy:".
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 import dataclasses
 import inspect
@@ -45,8 +48,9 @@ from st_f2m_ros.runtime.adaptation.request import (
 )
 from st_f2m_ros.runtime.adaptation.settings import AdaptationSettings, updated_settings
 from st_f2m_ros.runtime.adaptation.store import AdaptationStore, check_subject
+from st_f2m_ros.runtime.adaptation.support import SupportLoader
+from st_f2m_ros.runtime.adaptation.validation import Source, validate_request
 from st_f2m_ros.runtime.adaptation.worker import AdaptWorker
-from st_f2m_ros.runtime.messages.inputs import RawImage
 
 
 class AdaptTarget(Protocol):
@@ -143,147 +147,21 @@ class AdaptationManager:
         self.settings = new
         return new
 
-    # ------------------------------------------------------------------ validation
+    # ------------------------------------------------------------------ request -> clips
 
     def validate(
         self, req: AdaptRequest, settings: AdaptationSettings | None = None
-    ) -> list[tuple[str, Any]]:
+    ) -> list[Source]:
         """Check a request before any work; return its sources; raise AdaptationError."""
-        s = settings or self.settings
-        check_subject(req.subject_id)
-        n = len(req.clips) + len(req.clip_uris)
-        if n == 0:
-            raise AdaptationError('no support clips: send inline clips and/or clip_uris')
-        if n > s.max_clips:
-            raise AdaptationError(f'{n} clips requested, at most {s.max_clips} are accepted')
-        if req.inner_steps < 0 or req.inner_steps > s.max_inner_steps:
-            raise AdaptationError(f'inner_steps must be in 0..{s.max_inner_steps}')
-        per_class: Counter[str] = Counter()
-        sources: list[tuple[str, Any]] = []
-        for i, clip in enumerate(req.clips):
-            cs.check_label(clip.label, f'clip {i}')
-            per_class[clip.label] += 1
-            if not clip.frames:
-                raise AdaptationError(f'clip {i} ({clip.label}) has no frames')
-            if len(clip.frames) > s.limits.max_frames_per_clip:
-                raise AdaptationError(
-                    f'clip {i} has {len(clip.frames)} frames; at most '
-                    f'{s.limits.max_frames_per_clip} per clip'
-                )
-            for f in clip.frames:
-                if isinstance(f, RawImage):
-                    side = s.limits.max_frame_side
-                    if not (0 < f.height <= side and 0 < f.width <= side):
-                        raise AdaptationError(
-                            f'clip {i}: frame of {f.width}x{f.height} is empty or larger than '
-                            f'{side} px per side'
-                        )
-            sources.append(('inline', clip))
-        if req.uri_labels and len(req.uri_labels) != len(req.clip_uris):
-            raise AdaptationError(
-                f'{len(req.uri_labels)} labels for {len(req.clip_uris)} clip files: give one '
-                'label per file'
-            )
-        labels = req.uri_labels or [''] * len(req.clip_uris)
-        for uri, label in zip(req.clip_uris, labels):
-            if label:
-                cs.check_label(label, uri)
-                per_class[label] += 1
-            sources.append(('file', (cs.resolve_clip_uri(uri, s.limits), label)))
-        over = [k for k, v in per_class.items() if v > s.max_clips_per_class]
-        if over:
-            raise AdaptationError(
-                f'too many clips for {over}: at most {s.max_clips_per_class} per class'
-            )
-        return sources
-
-    # ------------------------------------------------------------------ loading
+        return validate_request(req, settings or self.settings)
 
     def load_clips(
-        self,
-        subject: str,
-        sources: Sequence[tuple[str, Any]],
-        settings: AdaptationSettings | None = None,
+        self, subject: str, sources: list[Source], settings: AdaptationSettings | None = None
     ) -> list[Clip]:
-        """Turn validated sources into Clips (face crops, labels)."""
-        from st_f2m_ros.perception.image_convert import ImageLimits, msg_to_bgr
-
-        lim = (settings or self.settings).limits
-        img_limits = ImageLimits(max_side=lim.max_frame_side)
-        size = (settings or self.settings).crop_size
-        clips: list[Clip] = []
-        for kind, src in sources:
-            if kind == 'inline':
-                frames = [msg_to_bgr(f, img_limits) for f in src.frames]
-                times = cs.unique_times(np.array([f.stamp for f in src.frames]))
-                if np.all(times == times[0]) or len(times) == 1:
-                    times = np.arange(len(frames), dtype=np.float64) / 30.0
-                crops, found = cs.crop_frames(frames, self.crop_fn, size)
-                label = cs.check_label(src.label, 'inline clip')
-                clips.append(
-                    Clip(
-                        subject,
-                        crops,
-                        times,
-                        np.full(len(frames), label, np.int64),
-                        face_found=found,
-                        utterances=cs.utterances_of(src.transcript, times),
-                        source='inline',
-                    )
-                )
-                continue
-            clips.extend(self._load_file(subject, src, img_limits))
-        usable = [c for c in clips if c.face_found is None or c.face_found.any()]
-        if not usable:
-            raise AdaptationError('no face was found in any support clip; check the clips')
-        return usable
-
-    def _frame_interval(self) -> float:
-        """Seconds between the file frames worth decoding (0 = every frame)."""
-        rate = self.settings.frame_rate
-        return 1.0 / rate if rate > 0 else 0.0
-
-    def _load_file(self, subject: str, source: Any, img_limits: Any) -> list[Clip]:
-        from st_f2m_ros.perception.image_convert import msg_to_bgr
-
-        path, label = source
-        lim = self.settings.limits
-        kind = cs.kind_of(path)
-        side = {'label': label} if label else cs.sidecar_labels(path)
-        if kind == 'bag':
-            frames, times, truth = cs.read_bag_frames(
-                path,
-                self.settings.image_topic,
-                lim.max_frames_per_clip * self.settings.max_clips,
-                lambda m: msg_to_bgr(m, img_limits),
-                self._frame_interval(),
-            )
-            if not frames:
-                raise AdaptationError(f'{path.name} holds no image frames')
-            if truth and not label:
-                labels = cs.labels_from_truth(truth, times)
-            elif side is not None:
-                labels = cs.labels_from_sidecar(side, times)
-            else:
-                raise AdaptationError(
-                    f'{path.name} has no {cs.GROUND_TRUTH_TOPIC} topic and no sidecar '
-                    f'{path.name}.labels.yaml: label the clip'
-                )
-        else:
-            if side is None:
-                raise AdaptationError(f'video {path.name} needs a sidecar {path.name}.labels.yaml')
-            frames, times = cs.read_video_frames(
-                path, lim.max_frames_per_clip, self._frame_interval()
-            )
-            labels = cs.labels_from_sidecar(side, times)
-        times = cs.unique_times(times)
-        crops, found = cs.crop_frames(frames, self.crop_fn, self.settings.crop_size)
-        clips = cs.split_by_label(
-            subject, crops, times, labels, found, path.name, lim.max_frames_per_clip
+        """Turn validated sources into Clips (face crops, labels), one frame at a time."""
+        return SupportLoader(settings or self.settings, self.crop_fn, self.worker.check).load(
+            subject, sources
         )
-        if not clips:
-            raise AdaptationError(f'{path.name}: no labelled frames')
-        return clips
 
     # ------------------------------------------------------------------ adapt
 

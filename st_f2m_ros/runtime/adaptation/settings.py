@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from st_f2m_ros.errors import AdaptationError
-from st_f2m_ros.runtime.adaptation.clip_sources import ClipLimits
+from st_f2m_ros.runtime.adaptation.paths import ClipLimits
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,21 @@
 An adaptation is the inner-loop parameters (paper eq. 6) of one person. Each is written as one
 safetensors file (no pickle) whose header metadata holds a JSON description (subject, version,
 checkpoint id, support accuracies, creation time), written atomically (temp file + fsync +
-os.replace) so a crash never leaves a half file under a version name. Only the newest
-`keep` versions are kept. A file that cannot be parsed, or that belongs to another checkpoint,
-raises AdaptationError so the caller reports it and falls back to the base model.
+os.replace + directory fsync) so a crash or a full disk never leaves a half file under a
+version name. The node and `st-f2m adapt` may write one store at the same time: a version
+number is taken and written under an exclusive `flock` on `<subject>/.lock`, so two writers
+never pick the same number. Only the newest `keep` versions are kept. A file that cannot be
+parsed, or that belongs to another checkpoint, raises AdaptationError; `newest_loadable` then
+tries the next older version. Only `vNNNN.safetensors` files are ever read, by the safetensors
+parser (no pickle): a `.pt`/`.pkl` file in the store is never opened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 from dataclasses import dataclass
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -33,21 +40,17 @@ import tempfile
 from typing import Any
 
 from st_f2m_ros.errors import AdaptationError
+from st_f2m_ros.runtime.subjects import SUBJECT_ID_RE as SUBJECT_RE
+from st_f2m_ros.runtime.subjects import validate_subject_id
 
-SUBJECT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
 _VERSION_RE = re.compile(r'^v(\d{4,})\.safetensors$')
 META_KEY = 'st_f2m_adaptation'
 FORMAT_VERSION = 1
 
 
 def check_subject(subject: str) -> str:
-    """Return `subject` if it is a safe id (letters, digits, '_', '-', '.'; <= 64), else raise."""
-    if not isinstance(subject, str) or not SUBJECT_RE.match(subject) or '..' in subject:
-        raise AdaptationError(
-            f'invalid subject id {subject!r}: use 1-64 letters, digits, "_", "-" or "." '
-            '(not starting with "." or "-")'
-        )
-    return subject
+    """Return `subject` if it is a safe id (runtime.subjects, the one rule), else raise."""
+    return validate_subject_id(subject)
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,22 @@ class StoredAdaptation:
     path: Path
 
 
+TMP_SUFFIX = '.tmp'
+_CHUNK = 1 << 20
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (same-directory temp file, fsync, os.replace)."""
+    """Write `data` to `path` atomically (same-directory temp file, fsync, os.replace).
+
+    The temp name starts with '.', so no reader ever takes it for a version.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            view = memoryview(data)
+            for i in range(0, len(view), _CHUNK):
+                f.write(view[i : i + _CHUNK])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -111,30 +123,52 @@ class AdaptationStore:
         """File of one version."""
         return self.subject_dir(subject) / f'v{version:04d}.safetensors'
 
+    @contextlib.contextmanager
+    def _locked(self, subject: str) -> Iterator[Path]:
+        """Exclusive lock of one subject's folder, across threads and processes (flock)."""
+        d = self.subject_dir(subject)
+        d.mkdir(parents=True, exist_ok=True)
+        fd = os.open(d / '.lock', os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield d
+        finally:
+            os.close(fd)  # closing releases the lock (also when the process dies)
+
     def save(self, subject: str, params: dict[str, Any], meta: dict[str, Any]) -> int:
-        """Save `params` as the next version of `subject`; prune old ones; return the version."""
+        """Save `params` as the next version of `subject`; prune old ones; return the version.
+
+        The number is allocated and the file written under the subject's lock, so a second
+        writer (another thread, or `st-f2m adapt` beside the node) takes the next number.
+        Raises AdaptationError (with the OS reason) when the store cannot be written.
+        """
         from safetensors.torch import save
         import torch
 
-        existing = self.versions(subject)
-        version = (existing[-1] + 1) if existing else 1
         tensors = {
             k: torch.as_tensor(v).detach().to('cpu').contiguous().clone()
             for k, v in params.items()
         }
         if not tensors:
             raise AdaptationError('refusing to persist an adaptation with no parameters')
-        info = {**meta, 'subject': subject, 'version': version, 'format': FORMAT_VERSION}
+        keep = self.keep  # read once: keep_versions may change live
         try:
-            blob = save(tensors, metadata={META_KEY: json.dumps(info, sort_keys=True)})
-            atomic_write_bytes(self.path_of(subject, version), blob)
+            with self._locked(subject) as d:
+                for stale in d.glob(f'.v*{TMP_SUFFIX}'):  # left by a writer that died
+                    stale.unlink(missing_ok=True)
+                existing = self.versions(subject)
+                version = (existing[-1] + 1) if existing else 1
+                info = {**meta, 'subject': subject, 'version': version, 'format': FORMAT_VERSION}
+                blob = save(tensors, metadata={META_KEY: json.dumps(info, sort_keys=True)})
+                atomic_write_bytes(self.path_of(subject, version), blob)
+                for old in self.versions(subject)[:-keep]:
+                    self.path_of(subject, old).unlink(missing_ok=True)
         except OSError as err:
             raise AdaptationError(
-                f'cannot write the adaptation of {subject} under {self.root}: {err}; '
-                'check the adaptation_store folder and free space'
+                f'cannot write the adaptation of {subject} under {self.root}: '
+                f'{err.strerror or err} (errno {err.errno}); check the adaptation_store folder '
+                'and free space'
             ) from err
-        for old in self.versions(subject)[: -self.keep]:
-            self.path_of(subject, old).unlink(missing_ok=True)
         return version
 
     def load(
@@ -154,15 +188,14 @@ class AdaptationStore:
         except (OSError, SafetensorError, ValueError, KeyError, TypeError) as err:
             raise AdaptationError(
                 f'persisted adaptation {path} is corrupt ({type(err).__name__}: {err}); '
-                'the base model is used; delete it or call /reset_adaptation with '
-                'delete_persisted'
+                'delete it or call /reset_adaptation with delete_persisted'
             ) from err
         if meta.get('subject') != subject:
             raise AdaptationError(f'{path} belongs to subject {meta.get("subject")!r}')
         if checkpoint_id is not None and meta.get('checkpoint_id') != checkpoint_id:
             raise AdaptationError(
                 f'{path} was adapted from checkpoint {meta.get("checkpoint_id")!r}, not the '
-                f'running {checkpoint_id!r}; the base model is used; adapt again'
+                f'running {checkpoint_id!r}; adapt again'
             )
         return StoredAdaptation(subject, version, params, meta, path)
 
