@@ -291,8 +291,7 @@ class PerceptionPipeline:
                 if len(recent) >= self.config.max_transcript_rate:
                     self._skip(out, 'transcript_flood', 'more transcripts per second than allowed')
                     return out.skipped
-                limit = 4 * self.config.transcripts.max_chars
-                self.transcripts.add(stamp, clean_text(text, limit), start, end)
+                self.transcripts.add(stamp, self._clean(text), start, end)
                 recent.append(now)
                 self.stats.count('transcripts')
                 if arrival is not None and not self.clock.anchored:
@@ -329,6 +328,16 @@ class PerceptionPipeline:
             return self._check_stale(float(now))
 
     # -- internals ----------------------------------------------------------------------------
+    def _clean(self, text: Any) -> str:
+        """Transcript text cut to max_chars and stripped of invalid characters (counted)."""
+        limit = self.config.transcripts.max_chars
+        cleaned = clean_text(text, limit + 1)
+        if len(cleaned) > limit:
+            self.stats.skip('transcript_truncated')
+        elif len(cleaned) < min(len(text), limit + 1):
+            self.stats.skip('transcript_sanitized')
+        return cleaned[:limit]
+
     def _skip(self, out: FrameOutcome, cause: str, message: str) -> None:
         out.skipped = cause
         self.stats.skip(cause)

@@ -43,6 +43,7 @@ STAMP_CAUSES = (
     'stamp_repeated',
     'stamp_backwards',
     'stamp_jump',
+    'frame_burst',
 )
 
 
@@ -56,17 +57,22 @@ class StampConfig:
         confirm: consecutive frames that agree with each other (and not with the current
             timeline) before the pipeline switches to their timeline.
         agree: seconds between two of those frames for them to count as agreeing.
+        min_interval: frames closer than this to the previous one are a burst (above
+            1 / min_interval fps the windows gain nothing; the detector would only fall behind).
 
     """
 
     max_jump: float = 10.0
     confirm: int = 3
     agree: float = 1.0
+    min_interval: float = 0.008
 
     def validate(self) -> None:
         """Raise ConfigError naming the field."""
         if not self.max_jump > 0 or self.confirm < 1 or not self.agree > 0:
             raise ConfigError('stamps: max_jump > 0 s, confirm >= 1 and agree > 0 s')
+        if not 0 <= self.min_interval < 1:
+            raise ConfigError('stamps: min_interval must be in [0, 1) s')
 
 
 ACCEPT, RESTART, SKIP = 'accept', 'restart', 'skip'
@@ -101,6 +107,8 @@ class StampGate:
         allowed = self.config.max_jump
         if arrival is not None and self._last_arrival is not None:
             allowed += max(0.0, arrival - self._last_arrival)
+        if 0 < stamp - last < self.config.min_interval:
+            return SKIP, 'frame_burst'
         if 0 < stamp - last <= allowed:
             self._take(stamp, arrival)
             return ACCEPT, None
