@@ -188,7 +188,7 @@ def _cases() -> Iterator[Case]:
     yield Case('burst of 100 frames 1 ms apart', tuple(raw(0.1 + i * 0.001) for i in range(100)),
                ('frame_burst',), live=True)  # fmt: skip
     # -- transcripts -------------------------------------------------------------------------
-    yield Case('transcript flood', tuple(text(0.0, f'word {i}') for i in range(60)),
+    yield Case('transcript flood', tuple(text(i * 0.02, f'word {i}') for i in range(60)),
                ('transcript_flood',), live=True)  # fmt: skip
     yield Case('1 MB transcript', (text(0.0, 'lorem ipsum ' * 90_000),),
                ('transcript_truncated',), live=True)  # fmt: skip
@@ -200,6 +200,8 @@ def _cases() -> Iterator[Case]:
                ('transcript_invalid',), live=True)  # fmt: skip
     yield Case('empty transcript', (text(0.0, ''),), ('transcript_invalid',), live=True)
     yield Case('NUL and control characters', (text(0.0, 'a\x00b\x07c'),),
+               ('transcript_sanitized',), note='DDS strings end at NUL: unit only')  # fmt: skip
+    yield Case('terminal escape codes', (text(0.0, 'a\x1b[31mred\x1b[0m b\x07'),),
                ('transcript_sanitized',), live=True)  # fmt: skip
     yield Case('transcript span reversed', (Event('transcript', 0.0, text='ok', start=5.0,
                end=1.0),), ('transcript_invalid',))  # fmt: skip
