@@ -49,12 +49,9 @@ def _frame_size(frame: RawImage | RawCompressedImage) -> tuple[int, int] | None:
         return frame.height, frame.width
     import numpy as np
 
-    from st_f2m_ros.perception import image_convert as ic
+    from st_f2m_ros.perception.image_convert import peek_size  # PNG / JPEG header only
 
-    peek = getattr(ic, 'peek_size', None) or getattr(ic, '_peek_size', None)
-    if peek is None:
-        return None
-    return peek(np.frombuffer(frame.data, dtype=np.uint8))
+    return peek_size(np.frombuffer(frame.data, dtype=np.uint8))
 
 
 def _check_inline(i: int, clip: InlineClip, s: AdaptationSettings) -> None:
