@@ -26,6 +26,7 @@ The model is never modified: the result is a dict of adapted tensors for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 import time
 
@@ -124,6 +125,7 @@ def adapt(
     features: list[torch.Tensor] | None = None,
     max_windows_per_run: int = 4,
     seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Adaptation:
     """Adapt the model's inner parameters to one person's labelled support clips.
 
@@ -134,6 +136,7 @@ def adapt(
         features: optional cached per-frame features, one [len(clip), R, D] per clip.
         max_windows_per_run: at most this many windows from one run of one label.
         seed: window placement seed (adaptation is deterministic for a given seed).
+        should_stop: polled before each inner step; True cancels (the node is shutting down).
 
     Raises:
         AdaptationError: no labelled window, wrong crop size or features; model untouched.
@@ -183,6 +186,8 @@ def adapt(
     params = base
     grad_fn = torch.func.grad(loop.loss)
     for _ in range(steps):
+        if should_stop is not None and should_stop():
+            raise AdaptationError('adaptation cancelled between inner steps; nothing was changed')
         g = grad_fn(params, x, y)
         params = {k: (params[k] - lrs[k] * g[k]).detach() for k in params}
     with torch.no_grad():

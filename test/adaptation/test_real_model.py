@@ -179,3 +179,49 @@ def test_onnx_backend_takes_the_adapted_head(clip_root: Path, tmp_path: Path, he
             assert int(scores.probs.argmax()) == class_id_from_label(label)
     finally:
         session.close()
+
+
+@pytest.mark.slow
+def test_close_cancels_the_real_inner_loop_between_steps(
+    checkpoint: Path, clip_root: Path, tmp_path: Path, helpers
+) -> None:
+    """meta.adapt polls should_stop before each step: close() stops a long real adaptation."""
+    import time
+
+    from st_f2m_ros.meta.adapt import adapt
+
+    torch.set_num_threads(1)
+    bag = helpers.write_bag(clip_root / 'support', SEGMENTS)
+    values = {
+        **defaults(),
+        'checkpoint': str(checkpoint),
+        'clip_roots': [str(clip_root)],
+        'adaptation_store': str(tmp_path / 'store'),
+        'support_clips_are_crops': True,
+    }
+    session = build_session(values, 'p07', with_pipeline=False)
+    mgr, steps_seen = session.manager, []
+
+    def adapt_fn(clips, steps, should_stop):
+        def polled() -> bool:
+            steps_seen.append(1)
+            return should_stop()
+
+        return adapt(session.model, clips, steps=steps, should_stop=polled)
+
+    mgr.adapt_fn = adapt_fn
+    future = mgr.submit(AdaptRequest('p07', clip_uris=[str(bag)], inner_steps=200))
+    deadline = time.monotonic() + 120
+    while len(steps_seen) < 3:  # inside the inner loop
+        assert time.monotonic() < deadline and not future.done()
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    assert mgr.close(timeout=5.0)
+    assert time.monotonic() - t0 < 5.0
+    out = future.result(1)
+    assert not out.success and 'cancelled between inner steps' in out.message
+    assert len(steps_seen) < 200
+    assert session.recognizer.model_id == session.recognizer.backend.model_id
+    assert not (tmp_path / 'store' / 'p07').exists() or not list(
+        (tmp_path / 'store' / 'p07').glob('v*.safetensors')
+    )
