@@ -1,0 +1,123 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Process setup for the training recipe: DDP (gloo), seeding, trainable sets, data, progress.
+
+`init_distributed` joins the process group when launched with `torchrun` (WORLD_SIZE > 1)
+and `wrap_ddp` wraps a stage's objective in DistributedDataParallel then, so every rank holds
+the same parameters after each step. `load_training_clips` reads the configured dataset or
+generates the synthetic one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+import os
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+import torch.distributed as dist
+
+from st_f2m_ros.data.clip import Clip
+from st_f2m_ros.errors import DataError
+from st_f2m_ros.meta.train_config import TrainConfig
+from st_f2m_ros.model.stf2m import BACKBONE_PREFIXES, STF2MModel
+
+
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size); joins the gloo process group under torchrun (WORLD_SIZE > 1)."""
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1 and not dist.is_initialized():
+        dist.init_process_group('gloo')
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def wrap_ddp(module: nn.Module, world: int) -> nn.Module:
+    """The module in DistributedDataParallel when there are several ranks, else itself."""
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(module, find_unused_parameters=True)
+    return module
+
+
+def seed_all(*parts: int) -> np.random.Generator:
+    """Seed torch and random from `parts`; return a numpy generator with the same seed."""
+    seed = int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+    torch.manual_seed(seed)
+    random.seed(seed)
+    return np.random.default_rng(seed)
+
+
+def set_trainable(model: STF2MModel, stage: str) -> None:
+    """frames: the backbone only; windows: all above it but the inner LRs; meta: all above it."""
+    for name, p in model.named_parameters():
+        backbone = name.startswith(BACKBONE_PREFIXES)
+        if stage == 'frames':
+            p.requires_grad_(backbone)
+        elif stage == 'windows':
+            p.requires_grad_(not backbone and not name.startswith('inner_lr.'))
+        else:
+            p.requires_grad_(not backbone)
+
+
+@contextmanager
+def progress_bar(enabled: bool, **kw: Any) -> Iterator[Any]:
+    """A tqdm bar (silent when not `enabled`, i.e. on ranks other than 0), always closed."""
+    from tqdm import tqdm
+
+    bar = tqdm(disable=not enabled, dynamic_ncols=True, **kw)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def load_training_clips(cfg: TrainConfig) -> list[Clip]:
+    """Clips of the configured dataset folder, or generated synthetic ones (deterministic)."""
+    d = cfg.data
+    if d.root:
+        from st_f2m_ros.data.dataset import load_clips
+
+        clips = load_clips(d.root)
+    else:
+        from dataclasses import replace
+
+        from st_f2m_ros.data.synthetic.generator import SyntheticConfig, generate_clips
+        from st_f2m_ros.data.synthetic.subjects import make_subjects
+
+        syn = SyntheticConfig(fps=cfg.model.feature_rate)
+        people = make_subjects(d.n_subjects, d.seed, idiosyncrasy=d.idiosyncrasy)
+        clips = generate_clips(
+            d.n_subjects,
+            d.clips_per_subject,
+            d.duration,
+            d.seed,
+            cfg.model.crop_size,
+            replace(syn, duration=d.duration),
+            people,
+        )
+    if not clips:
+        raise DataError('the training data has no clips')
+    bad = {c.crop_size for c in clips} - {cfg.model.crop_size}
+    if bad:
+        raise DataError(
+            f'clips have crop size {sorted(bad)} but model.crop_size is {cfg.model.crop_size}: '
+            'regenerate the dataset with --crop-size or change model.crop_size'
+        )
+    return clips
