@@ -34,6 +34,10 @@ class ModelError(StF2MError):
     """A checkpoint cannot be loaded or does not match the model configuration."""
 
 
+class ModelFileError(ModelError):
+    """A model file is missing or fails its checksum (names the command that installs it)."""
+
+
 class FuzzyRuleError(StF2MError):
     """The fuzzy rule base is malformed (names the rule and the problem)."""
 

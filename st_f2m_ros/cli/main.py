@@ -44,6 +44,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     'evaluate',
     'export',
     'bench',
+    'models',
 )
 
 
