@@ -225,3 +225,48 @@ def test_close_cancels_the_real_inner_loop_between_steps(
     assert not (tmp_path / 'store' / 'p07').exists() or not list(
         (tmp_path / 'store' / 'p07').glob('v*.safetensors')
     )
+
+
+@pytest.mark.slow
+def test_sigint_to_st_f2m_adapt_leaves_the_store_whole(
+    checkpoint: Path, clip_root: Path, tmp_path: Path, helpers
+) -> None:
+    """Ctrl-C during `st-f2m adapt`: exit 130, the earlier version loads, no half file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from st_f2m_ros.runtime.adaptation.store import AdaptationStore
+
+    bag = helpers.write_bag(clip_root / 'support', SEGMENTS)
+    store = tmp_path / 'store'
+    base = ['adapt', '--subject', 'p07', '--clips', str(bag), '--checkpoint', str(checkpoint),
+            '--store', str(store), '--clips-are-crops']  # fmt: skip
+    code = 'import sys; from st_f2m_ros.cli.main import main; sys.exit(main())'
+    assert subprocess.run([sys.executable, '-c', code, *base, '--steps', '2'], timeout=300,
+                          capture_output=True).returncode == 0  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, '-c', code, *base, '--steps', '200'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    for line in proc.stdout:  # wait until it is loading clips / adapting
+        lines.append(line)
+        if line.startswith('adapting'):
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    print(f'st-f2m adapt exit code after SIGINT: {proc.returncode}')
+    st = AdaptationStore(store)
+    versions = st.versions('p07')
+    assert not list((store / 'p07').glob('.*.tmp')), 'a half-written file was left'
+    for v in versions:
+        st.load('p07', v, None)  # every named version is whole
+    if proc.returncode == 130:
+        assert 'interrupted' in rest and versions == [1]
+    else:  # it finished before the signal: then it is stored, not lost
+        assert proc.returncode == 0 and versions == [1, 2], ''.join(lines) + rest
