@@ -23,7 +23,7 @@ one, else from the bag's log time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.errors import DataError
+from st_f2m_ros.stamps import ns_to_seconds, stamp_to_seconds
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 TRANSCRIPT_TYPES = ('st_f2m_ros/msg/Transcript', 'std_msgs/msg/String')
@@ -71,9 +72,8 @@ class GroundTruthState:
     components: np.ndarray
 
 
-def stamp_seconds(t: Any) -> float:
-    """builtin_interfaces/Time -> seconds."""
-    return float(t.sec) + float(t.nanosec) * 1e-9
+# One stamp conversion for every reader (st_f2m_ros/stamps.py); the old name stays.
+stamp_seconds = stamp_to_seconds
 
 
 class BagReader:
@@ -104,7 +104,7 @@ class BagReader:
         from st_f2m_ros.interfaces import typestore
 
         if not self.path.exists():
-            raise DataError(f'bag {self.path} not found')
+            raise DataError(f'bag {self.path} not found: the path does not exist')
         try:
             self._reader = AnyReader([self.path], default_typestore=typestore(self.distro))
             self._reader.open()
@@ -129,11 +129,11 @@ class BagReader:
 
     @property
     def start_time(self) -> float:
-        return self._r().start_time * 1e-9
+        return ns_to_seconds(self._r().start_time)
 
     @property
     def end_time(self) -> float:
-        return self._r().end_time * 1e-9
+        return ns_to_seconds(self._r().end_time)
 
     def find_topic(self, types: tuple[str, ...], topic: str | None = None) -> str:
         """`topic` if given (checked), else the first topic of one of `types`."""
@@ -161,7 +161,7 @@ class BagReader:
         try:
             for conn, ns, raw in reader.messages(connections=conns):
                 msg = reader.deserialize(raw, conn.msgtype)
-                log_time = ns * 1e-9
+                log_time = ns_to_seconds(ns)
                 header = getattr(msg, 'header', None)
                 stamp = stamp_seconds(header.stamp) if header is not None else log_time
                 yield BagMessage(conn.topic, conn.msgtype, stamp, log_time, msg)
@@ -208,10 +208,16 @@ class BagReader:
         return sorted(seen.values(), key=lambda s: s.start)
 
 
-def labels_at(states: list[GroundTruthState], times: np.ndarray) -> np.ndarray:
-    """Class id at each time from ground-truth spans [start, end); -1 where none covers it."""
+def labels_at(spans: Sequence[Any], times: np.ndarray) -> np.ndarray:
+    """Class id at each time from labelled spans; -1 where none covers it.
+
+    THE ground-truth lookup (evaluation, /adapt support clips from bags and sidecars): a span
+    covers the half-open [start, end), so a frame stamped exactly at a boundary belongs to the
+    span that starts there, for every consumer. `spans` are anything with `start`, `end` and
+    `class_id` (GroundTruthState, evaluation Segment); later spans win where they overlap.
+    """
     times = np.asarray(times, dtype=np.float64)
     out = np.full(times.shape, -1, dtype=np.int64)
-    for s in states:
-        out[(times >= s.start - 1e-6) & (times < s.end - 1e-6)] = s.class_id
+    for s in spans:
+        out[(times >= s.start) & (times < s.end)] = int(s.class_id)
     return out

@@ -13,7 +13,7 @@
 # limitations under the License.
 """Offline evaluation of a recognizer's EmotionSequence stream against bag ground truth.
 
-Reads rosbag2 files directly (MCAP or sqlite3, through rosbags' AnyReader, so no ROS 2 is
+Reads rosbag2 files with the shared `data.bag_reader.BagReader` (MCAP or sqlite3, no ROS 2
 needed): the ground truth is the EmotionSequence stream the synthetic bag writer puts on
 `/emotion/ground_truth` (or any recorded reference on another topic), the predictions are what
 `st-f2m run` or a live node recorded on `/emotion/sequence`. Each prediction message is scored
@@ -31,6 +31,7 @@ import numpy as np
 
 from st_f2m_ros.errors import DataError
 from st_f2m_ros.evaluation import metrics
+from st_f2m_ros.stamps import stamp_to_seconds
 
 GROUND_TRUTH_TOPIC = '/emotion/ground_truth'
 PREDICTION_TOPIC = '/emotion/sequence'
@@ -82,36 +83,20 @@ class Evaluation:
         }
 
 
-def _seconds(t: Any) -> float:
-    return float(t.sec) + float(t.nanosec) * 1e-9
-
-
 def read_sequences(path: Path, topic: str) -> list[Any]:
-    """All EmotionSequence messages on `topic` of a bag, in log order."""
-    from rosbags.highlevel import AnyReader
+    """All EmotionSequence messages on `topic` of a bag, in log order (shared BagReader)."""
+    from st_f2m_ros.data.bag_reader import BagReader
 
-    from st_f2m_ros.interfaces import typestore
-
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f'bag {path} does not exist')
-    try:
-        with AnyReader([path], default_typestore=typestore('humble')) as reader:
-            conns = [c for c in reader.connections if c.topic == topic]
-            if not conns:
-                have = sorted({c.topic for c in reader.connections})
-                raise DataError(f'bag {path} has no topic {topic}; it has {have}')
-            return [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(conns)]
-    except DataError:
-        raise
-    except Exception as err:  # rosbags raises several unrelated error types
-        raise DataError(f'cannot read bag {path}: {err}') from err
+    with BagReader(Path(path)) as bag:
+        if topic not in bag.topics:
+            raise DataError(f'bag {path} has no topic {topic}; it has {sorted(bag.topics)}')
+        return [m.msg for m in bag.messages([topic])]
 
 
 def truth_segments(messages: list[Any]) -> list[Segment]:
     """The distinct ground-truth states of a stream, sorted by start time."""
     seen = {
-        (_seconds(s.start), _seconds(s.end), int(s.class_id))
+        (stamp_to_seconds(s.start), stamp_to_seconds(s.end), int(s.class_id))
         for m in messages
         for s in m.states
     }
@@ -122,7 +107,7 @@ def predictions(messages: list[Any]) -> list[Prediction]:
     """One decision per message: its newest state's class, or -1 when it is no decision."""
     out = []
     for m in messages:
-        stamp = _seconds(m.header.stamp)
+        stamp = stamp_to_seconds(m.header.stamp)
         if m.states:
             last = m.states[-1]
             cid = int(last.class_id) if int(last.status) == STATUS_OK else -1
@@ -133,11 +118,10 @@ def predictions(messages: list[Any]) -> list[Prediction]:
 
 
 def label_at(segments: list[Segment], times: np.ndarray) -> np.ndarray:
-    """Ground-truth class at each time (-1 outside every segment)."""
-    out = np.full(times.shape, -1, dtype=np.int64)
-    for seg in segments:
-        out[(times >= seg.start) & (times < seg.end)] = seg.class_id
-    return out
+    """Ground-truth class at each time (-1 outside): `data.bag_reader.labels_at`, [start, end)."""
+    from st_f2m_ros.data.bag_reader import labels_at
+
+    return labels_at(segments, np.asarray(times, dtype=np.float64))
 
 
 def evaluate(truth_msgs: list[Any], pred_msgs: list[Any]) -> Evaluation:

@@ -107,3 +107,27 @@ def test_missing_topic_names_what_is_there(bag: Path) -> None:
 def test_missing_bag_is_reported(tmp_path: Path) -> None:
     with pytest.raises(DataError, match='does not exist'):
         replay.evaluate_bags(tmp_path / 'nothing.mcap')
+
+
+def test_one_span_rule_at_the_boundaries() -> None:
+    """A frame at a segment's end belongs to the next segment, for evaluation and /adapt."""
+    import numpy as np
+
+    from st_f2m_ros.data.bag_reader import GroundTruthState, labels_at
+    from st_f2m_ros.evaluation.replay import Segment, label_at
+    from st_f2m_ros.stamps import seconds_to_stamp, stamp_to_seconds
+
+    t0 = 1_700_000_000.1  # an epoch-sized stamp: float rounding would show here
+    bounds = [t0, t0 + 1.0 / 3, t0 + 2.0 / 3, t0 + 1.0]
+
+    def through_message(t):  # what a reader sees after a round trip through Time
+        sec, ns = seconds_to_stamp(t)
+        return stamp_to_seconds(type('T', (), {'sec': sec, 'nanosec': ns})())
+
+    b = [through_message(t) for t in bounds]
+    segs = [Segment(b[0], b[1], 4), Segment(b[1], b[2], 7), Segment(b[2], b[3], 9)]
+    states = [GroundTruthState(s.start, s.end, s.class_id, '', 'p', np.zeros(12)) for s in segs]
+    times = np.array([b[0], b[1], b[2], b[3], b[1] - 1e-6, b[0] - 1e-6])
+    expected = [4, 7, 9, -1, 4, -1]
+    assert label_at(segs, times).tolist() == expected
+    assert labels_at(states, times).tolist() == expected

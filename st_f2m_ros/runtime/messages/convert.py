@@ -28,14 +28,21 @@ The two message runtimes disagree on array types: rosbags wants numpy arrays, rc
 from __future__ import annotations
 
 import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-import math
 from typing import Any
 
 import numpy as np
 
 from st_f2m_ros.errors import PerceptionError
+from st_f2m_ros.runtime.pipeline.results import EmotionSequenceResult, EmotionStateResult
+from st_f2m_ros.stamps import (  # noqa: F401 (re-exported)
+    INT32_MAX,
+    NS_PER_S,
+    seconds_to_stamp,
+    stamp_to_ns,
+    stamp_to_seconds,
+)
 from st_f2m_ros.taxonomy import (
     CLASS_LABELS,
     NUM_COMPONENTS,
@@ -43,39 +50,11 @@ from st_f2m_ros.taxonomy import (
     decode_class,
 )
 
-NS_PER_S = 1_000_000_000
 STATUS_OK = 0  # EmotionState.STATUS_OK
-INT32_MAX = 2**31 - 1
 
 
 # --------------------------------------------------------------------------- stamps
-
-
-def seconds_to_stamp(t: float) -> tuple[int, int]:
-    """Split float seconds into builtin_interfaces/Time (sec, nanosec), nanosec in [0, 1e9).
-
-    Rounds to the nearest nanosecond; negative times borrow from `sec` as rclpy does.
-    """
-    if not math.isfinite(t):
-        raise PerceptionError(f'cannot stamp a non-finite time {t!r}; check the input stamps')
-    # floor + remainder keeps full precision for epoch-sized stamps (t * 1e9 would not).
-    whole = math.floor(t)
-    sec, nanosec = divmod(round((t - whole) * NS_PER_S), NS_PER_S)
-    sec += int(whole)
-    if not -(2**31) <= sec <= INT32_MAX:
-        raise PerceptionError(f'time {t} s does not fit builtin_interfaces/Time (int32 seconds)')
-    return int(sec), int(nanosec)
-
-
-def stamp_to_seconds(stamp: Any) -> float:
-    """Return float seconds of anything with `sec` and `nanosec` (Time messages of both kinds)."""
-    return int(stamp.sec) + int(stamp.nanosec) / NS_PER_S
-
-
-def stamp_to_ns(stamp: Any) -> int:
-    """Return the exact integer nanoseconds of a Time message."""
-    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
-
+# One implementation (st_f2m_ros/stamps.py), re-exported: `convert.stamp_to_seconds` etc.
 
 # --------------------------------------------------------------------------- message kit
 
@@ -167,40 +146,10 @@ class MessageKit:
 # --------------------------------------------------------------------------- emotion states
 
 
-@dataclass
-class EmotionStateRecord:
-    """One state as the core sees it (mirrors msg/EmotionState.msg, times in seconds).
-
-    Producers may pass any object with these attribute names (the runtime's result
-    dataclasses); `emotion`, `intensity` and the labels are derived from `class_id` when absent.
-    """
-
-    start: float
-    end: float
-    class_id: int
-    confidence: float
-    class_probabilities: np.ndarray
-    components: np.ndarray
-    intensity_value: float = 0.0
-    modalities: int = 0
-    status: int = STATUS_OK
-    emotion: int | None = None
-    intensity: int | None = None
-
-
-@dataclass
-class EmotionSequenceRecord:
-    """A sequence as the core sees it (mirrors msg/EmotionSequence.msg)."""
-
-    stamp: float
-    subject_id: str
-    model_id: str
-    states: list[EmotionStateRecord]
-    class_labels: Sequence[str] = CLASS_LABELS
-    frame_id: str = ''
-    window_size: float = 0.0
-    window_hop: float = 0.0
-    processing_latency: float = 0.0
+# The core's result classes are the message records (one class each, runtime/pipeline/results);
+# the old names stay for callers that build states by hand.
+EmotionStateRecord = EmotionStateResult
+EmotionSequenceRecord = EmotionSequenceResult
 
 
 def _decision(state: Any) -> tuple[int, int, str, str, str]:
@@ -262,9 +211,9 @@ def sequence_to_msg(kit: MessageKit, seq: Any) -> Any:
     )
 
 
-def state_from_msg(msg: Any) -> EmotionStateRecord:
+def state_from_msg(msg: Any) -> EmotionStateResult:
     """Read an EmotionState message (either runtime) into a record."""
-    return EmotionStateRecord(
+    return EmotionStateResult(
         start=stamp_to_seconds(msg.start),
         end=stamp_to_seconds(msg.end),
         class_id=int(msg.class_id),
@@ -279,9 +228,9 @@ def state_from_msg(msg: Any) -> EmotionStateRecord:
     )
 
 
-def sequence_from_msg(msg: Any) -> EmotionSequenceRecord:
+def sequence_from_msg(msg: Any) -> EmotionSequenceResult:
     """Read an EmotionSequence message (either runtime) into a record."""
-    return EmotionSequenceRecord(
+    return EmotionSequenceResult(
         stamp=stamp_to_seconds(msg.header.stamp),
         frame_id=str(msg.header.frame_id),
         subject_id=str(msg.subject_id),

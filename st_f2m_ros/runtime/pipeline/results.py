@@ -14,7 +14,10 @@
 """Plain result dataclasses of the perception pipeline (mirror msg/EmotionState, EmotionSequence).
 
 The field names are those of the .msg files, with times as float seconds in the clock of the
-input messages, so `runtime.messages.sequence_to_msg` fills a message from them directly.
+input messages, so `runtime.messages.sequence_to_msg` fills a message from them directly and
+`sequence_from_msg` reads one back into them (one record class per message: the converters'
+old `EmotionStateRecord` / `EmotionSequenceRecord` are these). `FrameOutcome` is what one
+camera frame produced.
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ class EmotionStateResult:
     intensity_value: float = 0.0
     modalities: int = 0
     status: int = STATUS_OK
-    emotion: int = 0
-    intensity: int = 0
+    emotion: int | None = None  # None: derived from class_id when converted to a message
+    intensity: int | None = None
     emotion_label: str = 'neutral'
     class_label: str = 'neutral'
 
