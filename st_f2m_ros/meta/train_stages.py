@@ -177,14 +177,7 @@ class StageLoops:
             if self._skip('meta', epoch):
                 continue
             rng = seed_all(self.cfg.seed, 3, epoch, self.rank)
-            sampler = EpisodeSampler(
-                self.train_bank.groups,
-                st.n_way,
-                st.k_shot,
-                st.q_query,
-                st.per_subject,
-                seed=int(rng.integers(1 << 31)),
-            )
+            sampler = self._sampler(int(rng.integers(1 << 31)))
             tot_loss = tot_acc = 0.0
             self.model.train()
             with progress_bar(

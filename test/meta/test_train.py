@@ -121,6 +121,18 @@ def test_train_end_to_end_then_resume(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(rows) == 4
 
 
+def test_meta_pools_subjects_when_each_has_too_few_segments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """4-way episodes need 4 classes with 2 segments in one person: none has them here, so the
+    meta stage samples across the training subjects instead of stopping."""
+    meta = {**TINY['meta'], 'per_subject': True, 'n_way': 4, 'iterations': 1}
+    config = _write(tmp_path, frames={'epochs': 0}, windows={'epochs': 0}, meta=meta)
+    assert main(['train', '--config', str(config)]) == 0
+    assert [(r['stage'], r['epoch']) for r in _rows(tmp_path / 'run')] == [('meta', '1')]
+    assert 'sampling episodes across subjects' in capsys.readouterr().out
+
+
 def test_resume_without_state_is_an_error(tmp_path: Path) -> None:
     assert main(['train', '--config', str(_write(tmp_path)), '--resume']) == 1
 
