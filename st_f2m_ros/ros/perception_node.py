@@ -15,8 +15,11 @@
 
 A thin shell over `runtime.session` (pipeline, recognizer, adaptation manager). Callback groups:
 camera and speech share one mutually exclusive group (the pipeline is sequential), the services
-have their own (an adaptation never blocks frames; the inner loop runs on the manager's worker
-thread), diagnostics a third; a MultiThreadedExecutor runs them in parallel.
+a reentrant one (an adaptation never blocks frames or /reset_adaptation; the inner loop runs on
+the manager's worker thread; a second /adapt is answered by the manager), diagnostics a third;
+a MultiThreadedExecutor runs them in parallel. Node state that several groups touch (the
+subject, `values`) changes only under `self._lock`, in `switch_subject` and the parameter
+callback.
 
 Topics (remap in the launch file): `image` (sensor_msgs/Image, sensor-data QoS) or
 `image/compressed`, `transcript`; outputs `emotion/sequence`, `emotion/debug_image`,
@@ -25,30 +28,34 @@ Topics (remap in the launch file): `image` (sensor_msgs/Image, sensor-data QoS) 
 
 from __future__ import annotations
 
-import sys
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+import threading
 from typing import Any
 
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from st_f2m_ros.errors import StF2MError
 from st_f2m_ros.ros import params as P
 from st_f2m_ros.ros.hri import HriBridge
 from st_f2m_ros.ros.kit import rclpy_kit
+from st_f2m_ros.ros.process import run_node
+from st_f2m_ros.ros.qos import RELIABLE, SENSOR
 from st_f2m_ros.runtime.adaptation.manager import request_from_msg
 from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
 from st_f2m_ros.runtime.messages import convert as conv
 from st_f2m_ros.runtime.messages import inputs
 from st_f2m_ros.runtime.messages.debug_draw import draw_debug
 from st_f2m_ros.runtime.pipeline.stats import OncePerCause
-from st_f2m_ros.runtime.session import apply_live_params, build_session
+from st_f2m_ros.runtime.session import LIVE_SESSION, apply_live_params, build_session
+from st_f2m_ros.runtime.subjects import subject_id_problem
 
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Seconds `close` gives a running adaptation to stop (the manager cancels it between steps).
+CLOSE_TIMEOUT = 5.0
 
 
 class PerceptionNode(Node):
@@ -56,15 +63,21 @@ class PerceptionNode(Node):
 
     def __init__(self) -> None:
         super().__init__('st_f2m_perception')
+        # What rclpy declared itself (use_sim_time; start_type_description_service on Jazzy+).
+        self._rclpy_params = frozenset(self.get_parameters_by_prefix(''))
         for spec in P.PERCEPTION_PARAMS:
             self.declare_parameter(spec.name, spec.default, P.descriptor(spec))
         self.values = {s.name: self.get_parameter(s.name).value for s in P.PERCEPTION_PARAMS}
         reason = P.validate_changes(self.values, self.values, started=False)
         if reason:
             raise StF2MError(f'invalid parameter: {reason} (see config/perception.yaml)')
+        self._lock = threading.RLock()  # subject, values, HRI face id
+        self._echo = threading.local()  # set while the node writes its own subject_id
+        self._closing = threading.Event()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.kit = rclpy_kit()
         self.subject = self.values['subject_id']
+        self._fallback_subject = self.subject  # configured / adapted; ROS4HRI falls back to it
         self.session = build_session(self.values, self.subject)
         self.session.pipeline.log_skips = False  # _on_timer logs them through rclpy
         self._once = OncePerCause(period=60.0)  # bad input: one log line per cause a minute
@@ -74,7 +87,7 @@ class PerceptionNode(Node):
         self.get_logger().info(f'warm-up took {self.session.pipeline.warm_up():.2f} s')
 
         io = MutuallyExclusiveCallbackGroup()
-        services = MutuallyExclusiveCallbackGroup()
+        services = ReentrantCallbackGroup()
         timers = MutuallyExclusiveCallbackGroup()
         self.seq_pub = self.create_publisher(
             self._msg('EmotionSequence'), 'emotion/sequence', RELIABLE
@@ -85,23 +98,20 @@ class PerceptionNode(Node):
             from sensor_msgs.msg import CompressedImage
 
             self.create_subscription(
-                CompressedImage,
-                'image/compressed',
-                self._on_compressed,
-                qos_profile_sensor_data,
-                callback_group=io,
+                CompressedImage, 'image/compressed', self._on_compressed, SENSOR, callback_group=io
             )
         else:
             from sensor_msgs.msg import Image
 
-            self.create_subscription(
-                Image, 'image', self._on_image, qos_profile_sensor_data, callback_group=io
-            )
+            self.create_subscription(Image, 'image', self._on_image, SENSOR, callback_group=io)
         self.hri = None
         if self.values['hri_enabled']:
             self.hri = HriBridge.create(self, self.kit, self._face_id(), io)
             if self.hri is not None:
-                self.hri.follow_persons(lambda: self.values['subject_id'], self._set_subject)
+                self.hri.follow_persons(
+                    lambda: self._fallback_subject,
+                    lambda s: self.switch_subject(s, origin='hri'),
+                )
         self._subscribe_transcripts(io)
         from st_f2m_ros.srv import Adapt, ResetAdaptation
 
@@ -123,15 +133,46 @@ class PerceptionNode(Node):
     def _face_id(self) -> str:
         return self.values['hri_face_id'] or self.subject
 
-    def _set_subject(self, subject: str, reload: bool = True) -> None:
-        if subject == self.subject:
-            return
-        self.subject = subject
-        self.session.pipeline.config.subject_id = subject
-        if reload:  # the person's persisted adaptation, or the base model
-            self.get_logger().info(self.session.manager.activate(subject))
-        if self.hri is not None:
-            self.hri.set_face_id(self._face_id())
+    def switch_subject(self, subject: str, origin: str = 'parameter') -> str:
+        """The one way the subject changes: `origin` is 'parameter', 'adapt' or 'hri'.
+
+        Under the node lock: the pipeline labels results with `subject`, the manager makes
+        that person's newest stored adaptation (or the base head) live, so another person's
+        head never keeps serving, the ROS4HRI face follows, and the `subject_id` parameter
+        is rewritten so that `ros2 param get` tells the truth ('parameter': rclpy stores it
+        after the callback). After a successful /adapt the manager has already made the new
+        head live; it is kept when it is that subject's. Returns a log line ('' = no change).
+        """
+        problem = subject_id_problem(subject)
+        if problem:
+            raise StF2MError(problem)
+        with self._lock:
+            live = self.session.recognizer.state.subject
+            if subject == self.subject and live in (subject, ''):
+                return ''
+            self.subject = subject
+            self.session.pipeline.set_subject(subject)
+            if origin == 'adapt' and live == subject:
+                report = f'subject {subject}: adapted head live'
+            else:
+                report = self.session.manager.activate(subject)
+            if origin != 'hri':
+                self._fallback_subject = subject
+            if self.hri is not None:
+                self.hri.set_face_id(self._face_id())
+            if origin != 'parameter' and self.values['subject_id'] != subject:
+                self._set_own_parameter('subject_id', subject)
+        return f'subject {subject} ({origin}): {report}'
+
+    def _set_own_parameter(self, name: str, value: Any) -> None:
+        """set_parameters from the node's own thread: the callback sees `_echo.active`."""
+        self._echo.active = True
+        try:
+            result = self.set_parameters([Parameter(name, value=value)])[0]
+        finally:
+            self._echo.active = False
+        if not result.successful:
+            self.get_logger().error(f'could not update parameter {name}: {result.reason}')
 
     def _subscribe_transcripts(self, group: Any) -> None:
         kind = self.values['transcript_type']
@@ -158,17 +199,29 @@ class PerceptionNode(Node):
     # ------------------------------------------------------------------ callbacks
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        changes = {p.name: p.value for p in params}
-        reason = P.validate_changes(changes, self.values)
-        if reason:
-            return SetParametersResult(successful=False, reason=reason)
-        try:
-            apply_live_params(self.session.pipeline, changes)
-        except StF2MError as err:
-            return SetParametersResult(successful=False, reason=str(err))
-        self.values.update(changes)
-        if 'subject_id' in changes:
-            self._set_subject(changes['subject_id'])
+        changes = {p.name: p.value for p in params if p.name not in self._rclpy_params}
+        with self._lock:
+            if getattr(self._echo, 'active', False):  # switch_subject writing subject_id
+                self.values = {**self.values, **changes}
+                return SetParametersResult(successful=True)
+            reason = P.validate_changes(changes, self.values, rclpy_params=self._rclpy_params)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+            try:
+                apply_live_params(self.session, changes)
+            except StF2MError as err:
+                return SetParametersResult(successful=False, reason=str(err))
+            self.values = {**self.values, **changes}
+            if 'hri_face_id' in changes and self.hri is not None:
+                self.hri.set_face_id(self._face_id())
+            report = ''
+            if 'subject_id' in changes:
+                report = self.switch_subject(changes['subject_id'], origin='parameter')
+        if report:
+            self.get_logger().info(report)
+        live = sorted(set(changes) & set(LIVE_SESSION))
+        if live:
+            self.get_logger().info(f'applied at run time: {", ".join(live)}')
         return SetParametersResult(successful=True)
 
     def _on_image(self, msg: Any) -> None:
@@ -222,19 +275,45 @@ class PerceptionNode(Node):
     def _on_adapt(self, request: Any, response: Any) -> Any:
         try:
             req = request_from_msg(request)
+            problem = subject_id_problem(req.subject_id)
+            if problem:
+                raise StF2MError(problem)
         except StF2MError as err:
             response.success, response.message = False, str(err)
             response.model_id = self.session.recognizer.model_id
+            self.get_logger().warning(f'/adapt refused: {err}')
             return response
-        outcome = self.session.manager.submit(req).result()
-        if outcome.success:  # the adapted head is live already (persisted or not)
-            self._set_subject(req.subject_id, reload=False)
-        log = self.get_logger().info if outcome.success else self.get_logger().warning
-        log(f'/adapt {req.subject_id}: {outcome.message}')
+        outcome = self._wait(self.session.manager.submit(req))
+        if outcome is None:
+            response.success = False
+            response.message = 'node shutting down: adaptation cancelled, nothing changed'
+            response.model_id = self.session.recognizer.model_id
+            return response
+        if outcome.success:
+            # One log call per severity: rclpy refuses a call site used at two severities.
+            self.get_logger().info(f'/adapt {req.subject_id}: {outcome.message}')
+            report = self.switch_subject(req.subject_id, origin='adapt')
+            if report:
+                self.get_logger().info(report)
+        else:
+            self.get_logger().warning(f'/adapt {req.subject_id} failed: {outcome.message}')
         return conv.adapt_response(self.kit, outcome)
+
+    def _wait(self, future: Future) -> Any:
+        """The outcome of a submitted adaptation, or None when the node closes first."""
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                if self._closing.is_set():
+                    return None
 
     def _on_reset(self, request: Any, response: Any) -> Any:
         subject = request.subject_id or self.subject
+        problem = subject_id_problem(subject)
+        if problem:
+            self.get_logger().warning(f'/reset_adaptation refused: {problem}')
+            return conv.reset_response(self.kit, False, problem, self.session.recognizer.model_id)
         out = self.session.manager.reset(subject, request.delete_persisted)
         self.get_logger().info(f'/reset_adaptation {subject}: {out.message}')
         return conv.reset_response(self.kit, out.success, out.message, out.model_id)
@@ -258,29 +337,19 @@ class PerceptionNode(Node):
         )
         self.diag_pub.publish(conv.diagnostics_to_msg(self.kit, now, reports))
 
-    def close(self) -> None:
-        """Stop the adaptation worker."""
-        self.session.close()
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Stop the adaptation worker within `timeout` s; waiting /adapt calls are answered."""
+        self._closing.set()
+        self.session.close(timeout)
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of `ros2 run st_f2m_ros perception_node`."""
+    """Entry point of `ros2 run st_f2m_ros perception_node`; exits 0 on SIGINT/SIGTERM."""
     prefer_passive_threads()  # before the session imports torch
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PerceptionNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except StF2MError as err:
-        print(f'perception_node: {err}', file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(
+        'perception_node',
+        PerceptionNode,
+        lambda: MultiThreadedExecutor(num_threads=5),
+        args,
+        close_timeout=CLOSE_TIMEOUT,
+    )

@@ -17,11 +17,12 @@
 whole process group). Python's default SIGINT handler raises KeyboardInterrupt wherever the
 main thread is; one raised during clean-up escapes `main()`, and Python then dies by SIGINT
 ("process has died ... exit code -2"). So a Python-level handler that only records the signal
-is installed BEFORE `rclpy.init`: rclpy's own handler (which shuts the context down and wakes
+is installed BEFORE `rclpy.init` (by the scripts, before the heavy imports; at the latest by
+`run_node`): rclpy's own handler (which shuts the context down and wakes
 the executor) chains to it, and no KeyboardInterrupt is ever raised. A signal during start-up
 makes the next rclpy call fail on the shut-down context; that is a clean stop too.
 Clean-up always runs, each step bounded: the node's `close(timeout)`, the executor's shutdown,
-`destroy_node`, `rclpy.try_shutdown`.
+`destroy_node`, `rclpy.try_shutdown`; then stop signals are ignored while Python finalises.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class StopSignals:
         self.received: list[int] = []
 
     def install(self) -> StopSignals:
+        """Install once (idempotent), from the main thread."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
+            if signal.getsignal(sig) != self._on_signal:
+                signal.signal(sig, self._on_signal)
         return self
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -53,6 +56,11 @@ class StopSignals:
     def stopping(self) -> bool:
         """True once a stop signal arrived."""
         return bool(self.received)
+
+
+# The process's recorder: the node scripts install it before importing anything heavy, so a
+# Ctrl-C while torch or rclpy are imported is recorded too (run_node then exits 0 at once).
+STOP = StopSignals()
 
 
 def run_node(
@@ -66,7 +74,7 @@ def run_node(
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    stop = StopSignals().install()
+    stop = STOP.install()
     node = executor = None
     code = 0
     try:
@@ -89,6 +97,11 @@ def run_node(
             code = 1
     finally:
         _cleanup(node, executor, close_timeout)
+        # Python resets its signal handlers to SIG_DFL while the interpreter finalises (after
+        # main returns, torch's teardown included): a late second Ctrl-C would then kill the
+        # process with -2. We are exiting anyway, so stop signals are ignored from here on.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     return code
 
 

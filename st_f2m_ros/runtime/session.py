@@ -74,33 +74,54 @@ def pipeline_config(values: Mapping[str, Any], subject: str, frame_id: str = '')
     )
 
 
-# Node parameters that change the running pipeline (the others are fixed at start-up).
+# Node parameters applied to the running session, by the part that applies them. Every other
+# parameter of ros.params is read at start-up only (checked by test/ros/test_params.py).
 LIVE_POSTPROCESS = {
     'min_confidence': 'confidence_threshold',
     'min_segment': 'min_segment',
     'history': 'history',
 }
+LIVE_PIPELINE = ('stale_timeout',)
+LIVE_FACE = {'face_detect_every': 'detect_every', 'face_target': 'target'}
+LIVE_ADAPTATION = (
+    'max_clip_bytes',
+    'max_clips',
+    'max_clips_per_class',
+    'default_inner_steps',
+    'keep_versions',
+    'support_clips_are_crops',
+)
+LIVE_SESSION = (*LIVE_POSTPROCESS, *LIVE_PIPELINE, *LIVE_FACE, *LIVE_ADAPTATION)
 
 
-def apply_live_params(pipeline: Any, changes: Mapping[str, Any]) -> list[str]:
-    """Apply runtime parameter changes to a running pipeline; return the names applied.
+def apply_live_params(session: Session, changes: Mapping[str, Any]) -> list[str]:
+    """Apply run-time parameter changes to a running session; return the names applied.
 
+    Each part validates before it changes anything and raises a StF2MError subclass (the
+    reason) when it refuses; the adaptation settings are checked first because they cannot
+    be half-applied. Names outside LIVE_SESSION are left to the caller (subject, debug image).
     The post-processing config is frozen, so a new one is swapped in with one reference
     assignment (a window being post-processed sees the old or the new thresholds).
     """
     import dataclasses
 
-    applied = []
+    pipeline = session.pipeline
+    adaptation = {k: v for k, v in changes.items() if k in LIVE_ADAPTATION}
     post = {LIVE_POSTPROCESS[k]: float(v) for k, v in changes.items() if k in LIVE_POSTPROCESS}
+    face = {LIVE_FACE[k]: v for k, v in changes.items() if k in LIVE_FACE}
+    new_post = None
     if post:
-        new = dataclasses.replace(pipeline.post.config, **post)
-        new.validate()
-        pipeline.post.config = new
-        applied += [k for k in changes if k in LIVE_POSTPROCESS]
+        new_post = dataclasses.replace(pipeline.post.config, **post)
+        new_post.validate()
+    if adaptation:
+        session.manager.update_settings(**adaptation)
+    if face:
+        pipeline.update_face(**face)
+    if new_post is not None:
+        pipeline.post.config = new_post
     if 'stale_timeout' in changes:
         pipeline.config.stale_timeout = float(changes['stale_timeout'])
-        applied.append('stale_timeout')
-    return applied
+    return [k for k in changes if k in LIVE_SESSION]
 
 
 @dataclass
@@ -112,9 +133,9 @@ class Session:
     pipeline: Any
     manager: AdaptationManager
 
-    def close(self) -> None:
-        """Stop the adaptation worker."""
-        self.manager.close()
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the adaptation worker within `timeout` s (a running adaptation is cancelled)."""
+        self.manager.close(timeout)
 
 
 def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool = True) -> Session:

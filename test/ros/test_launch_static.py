@@ -183,11 +183,15 @@ def test_node_files_compile_and_stay_short(path: Path) -> None:
 
 
 def test_node_main_follows_the_ros2_pattern() -> None:
+    """Both mains run through ros/process.run_node (its behaviour under real signals is
+    tested in test/ros_live/test_node_shutdown.py)."""
     for name in ('perception_node.py', 'emotion_behavior_node.py'):
         src = (NODES / name).read_text(encoding='utf-8')
-        assert 'except (KeyboardInterrupt, ExternalShutdownException)' in src
-        assert 'rclpy.try_shutdown()' in src and 'destroy_node()' in src
+        assert 'return run_node(' in src
         assert 'add_on_set_parameters_callback' in src
+    src = (NODES / 'process.py').read_text(encoding='utf-8')
+    assert src.index('STOP.install()') < src.index('rclpy.init(')
+    assert 'rclpy.try_shutdown' in src and 'destroy_node' in src and 'executor.shutdown' in src
 
 
 @pytest.mark.skipif(

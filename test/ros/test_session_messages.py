@@ -84,7 +84,8 @@ def test_node_path_frames_to_messages(checkpoint: Path, tmp_path: Path, distro: 
     assert any(k.startswith('skipped_') for k in values)
 
 
-def test_live_parameter_changes_reach_the_pipeline(checkpoint: Path, tmp_path: Path) -> None:
+def test_live_parameter_changes_reach_the_session(checkpoint: Path, tmp_path: Path) -> None:
+    from st_f2m_ros.errors import StF2MError
     from st_f2m_ros.runtime.session import apply_live_params
 
     values = {**defaults(), 'checkpoint': str(checkpoint), 'adaptation_store': ''}
@@ -92,13 +93,32 @@ def test_live_parameter_changes_reach_the_pipeline(checkpoint: Path, tmp_path: P
     try:
         pipeline = session.pipeline
         before = pipeline.post.config
-        applied = apply_live_params(
-            pipeline, {'min_confidence': 0.7, 'stale_timeout': 3.0, 'publish_debug_image': True}
-        )
-        assert sorted(applied) == ['min_confidence', 'stale_timeout']
+        changes = {
+            'min_confidence': 0.7,
+            'stale_timeout': 3.0,
+            'publish_debug_image': True,  # the node's, not the session's
+            'face_detect_every': 9,
+            'face_target': 'largest',
+            'max_clips': 7,
+            'max_clip_bytes': 4096,
+            'default_inner_steps': 3,
+            'support_clips_are_crops': True,
+        }
+        applied = apply_live_params(session, changes)
+        assert sorted(applied) == sorted(set(changes) - {'publish_debug_image'})
         assert pipeline.post.config.confidence_threshold == pytest.approx(0.7)
         assert pipeline.post.config is not before and before.confidence_threshold != 0.7
         assert pipeline.config.stale_timeout == 3.0
+        assert pipeline.tracker.config.detect_every == 9
+        assert pipeline.tracker.config.target == 'largest'
+        s = session.manager.settings
+        assert (s.max_clips, s.limits.max_file_bytes, s.default_inner_steps) == (7, 4096, 3)
+        assert s.clips_are_crops is True
         assert session.manager.store is None
+        # refused as a whole: nothing of the batch applied
+        with pytest.raises(StF2MError):
+            apply_live_params(session, {'min_confidence': 0.2, 'default_inner_steps': 10**6})
+        assert pipeline.post.config.confidence_threshold == pytest.approx(0.7)
+        assert session.manager.settings.default_inner_steps == 3
     finally:
         session.close()
