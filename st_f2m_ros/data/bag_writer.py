@@ -29,6 +29,8 @@ Header stamps come from the frame clock (``start_time + i / fps``) and equal the
 times. The metadata is rosbag2 **version 8**: Humble's rosbag2 refuses version 9, whose
 ``offered_qos_profiles`` is a YAML list ("yaml-cpp: bad conversion"); version 8 keeps it a
 string, which Humble and Jazzy both read.
+
+The messages themselves are built by `data.bag_messages.MessageFactory`.
 """
 
 from __future__ import annotations
@@ -39,27 +41,33 @@ from pathlib import Path
 import shutil
 from typing import Any
 
-import cv2
 import numpy as np
 
-from st_f2m_ros.data.synthetic.expression import INTENSITY_LEVEL
+from st_f2m_ros.data.bag_messages import GT_MODEL_ID, MessageFactory, reliable_qos
 from st_f2m_ros.data.synthetic.generator import SyntheticConfig, SyntheticSession
 from st_f2m_ros.data.synthetic.subjects import make_subject, make_subjects
 from st_f2m_ros.errors import ConfigError, DataError
-from st_f2m_ros.taxonomy import (
-    CLASS_LABELS,
-    MODALITY_TEXT,
-    MODALITY_VISION,
-    NUM_CLASSES,
-    decode_class,
-)
+from st_f2m_ros.taxonomy import MODALITY_TEXT, MODALITY_VISION
+
+__all__ = [
+    'BAG_VERSION',
+    'DEFAULT_START',
+    'ENCODINGS',
+    'GT_MODEL_ID',
+    'STORAGES',
+    'TRANSCRIPT_TYPES',
+    'BagSummary',
+    'BagTopics',
+    'MessageFactory',
+    'write_session',
+    'write_synthetic_bag',
+]
 
 BAG_VERSION = 8
 ENCODINGS = ('bgr8', 'rgb8', 'jpeg')
 TRANSCRIPT_TYPES = ('transcript', 'string', 'both')
 STORAGES = ('mcap', 'sqlite3')
 DEFAULT_START = 1_700_000_000.0  # fixed epoch (s) so that bags are reproducible
-GT_MODEL_ID = 'ground_truth'
 
 
 @dataclass(frozen=True)
@@ -84,120 +92,6 @@ class BagSummary:
     ground_truth: int
     duration: float
     topics: dict[str, str]  # topic -> message type
-
-
-def _reliable_qos(depth: int) -> Any:
-    from rosbags.interfaces import (
-        Qos,
-        QosDurability,
-        QosHistory,
-        QosLiveliness,
-        QosReliability,
-        QosTime,
-    )
-
-    zero = QosTime(0, 0)  # RMW_DURATION_UNSPECIFIED: the rmw default (no deadline/lifespan)
-    return Qos(
-        QosHistory.KEEP_LAST,
-        depth,
-        QosReliability.RELIABLE,
-        QosDurability.VOLATILE,
-        zero,
-        zero,
-        QosLiveliness.AUTOMATIC,
-        zero,
-        False,
-    )
-
-
-class MessageFactory:
-    """Builds the bag's messages from a rosbags type store (field names as in ROS 2)."""
-
-    def __init__(self, store: Any, frame_id: str = 'camera') -> None:
-        self.store = store
-        self.t = store.types
-        self.frame_id = frame_id
-
-    def time(self, seconds: float) -> Any:
-        ns = round(float(seconds) * 1e9)
-        return self.t['builtin_interfaces/msg/Time'](
-            sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000
-        )
-
-    def header(self, seconds: float) -> Any:
-        return self.t['std_msgs/msg/Header'](stamp=self.time(seconds), frame_id=self.frame_id)
-
-    def image(self, seconds: float, bgr: np.ndarray, encoding: str) -> Any:
-        img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if encoding == 'rgb8' else bgr
-        h, w = img.shape[:2]
-        return self.t['sensor_msgs/msg/Image'](
-            header=self.header(seconds),
-            height=h,
-            width=w,
-            encoding=encoding,
-            is_bigendian=0,
-            step=w * 3,
-            data=np.ascontiguousarray(img).reshape(-1),
-        )
-
-    def compressed(self, seconds: float, bgr: np.ndarray, quality: int = 90) -> Any:
-        ok, buf = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise DataError('OpenCV could not JPEG-encode a frame')
-        # image_transport's compressed format string: "<raw encoding>; jpeg compressed <enc>".
-        return self.t['sensor_msgs/msg/CompressedImage'](
-            header=self.header(seconds),
-            format='bgr8; jpeg compressed bgr8',
-            data=buf.reshape(-1).astype(np.uint8),
-        )
-
-    def string(self, text: str) -> Any:
-        return self.t['std_msgs/msg/String'](data=text)
-
-    def transcript(self, start: float, end: float, text: str, speaker: str) -> Any:
-        return self.t['st_f2m_ros/msg/Transcript'](
-            header=self.header(end),
-            text=text,
-            speaker_id=speaker,
-            confidence=-1.0,
-            start=self.time(start),
-            end=self.time(end),
-            is_final=True,
-        )
-
-    def state(
-        self, start: float, end: float, cid: int, components: np.ndarray, modalities: int
-    ) -> Any:
-        fc = decode_class(cid)
-        probs = np.zeros(NUM_CLASSES, dtype=np.float32)
-        probs[cid] = 1.0
-        return self.t['st_f2m_ros/msg/EmotionState'](
-            start=self.time(start),
-            end=self.time(end),
-            emotion=fc.emotion_id,
-            emotion_label=fc.emotion,
-            intensity=fc.intensity_id,
-            intensity_value=float(INTENSITY_LEVEL.get(fc.intensity, 0.0)),
-            class_id=cid,
-            class_label=fc.label,
-            confidence=1.0,
-            class_probabilities=probs,
-            components=np.asarray(components, dtype=np.float32),
-            modalities=modalities,
-            status=0,
-        )
-
-    def sequence(self, stamp: float, subject: str, states: list[Any], hop: float) -> Any:
-        return self.t['st_f2m_ros/msg/EmotionSequence'](
-            header=self.header(stamp),
-            subject_id=subject,
-            model_id=GT_MODEL_ID,
-            class_labels=list(CLASS_LABELS),
-            states=states,
-            window_size=0.0,
-            window_hop=hop,
-            processing_latency=0.0,
-        )
 
 
 def _segment_spans(session: SyntheticSession) -> list[tuple[int, int, int]]:
@@ -335,7 +229,9 @@ def write_synthetic_bag(
     people = (
         [make_subject(sid, seed) for sid in subject_ids]
         if subject_ids
-        else make_subjects(subjects, seed) if subjects >= 1 else []
+        else make_subjects(subjects, seed)
+        if subjects >= 1
+        else []
     )
     if not people:
         raise ConfigError(f'need at least one subject, got {subjects}')
@@ -364,7 +260,7 @@ def write_synthetic_bag(
     totals = [0, 0, 0]
     try:
         with Writer(path, version=BAG_VERSION, storage_plugin=plugin) as writer:
-            qos = [_reliable_qos(10)]
+            qos = [reliable_qos(10)]
             conns = {
                 'image': writer.add_connection(
                     image_topic, image_type, typestore=store, offered_qos_profiles=qos
