@@ -25,7 +25,6 @@ from st_f2m_ros.errors import AdaptationError, ConfigError, ModelError
 from st_f2m_ros.runtime.inference.backends import (
     Backend,
     OnnxBackend,
-    TensorRTBackend,
     TorchBackend,
     make_backend,
 )
@@ -138,6 +137,8 @@ def test_tensorrt_absent_is_a_clear_error(export_dir):
     except ImportError:
         pass
     with pytest.raises(ModelError, match='tensorrt'):
+        from st_f2m_ros.runtime.inference.tensorrt import TensorRTBackend
+
         TensorRTBackend(export_dir)
 
 
@@ -182,3 +183,33 @@ def test_export_works_for_crop_sizes_that_do_not_divide_into_regions(tmp_path):
     crops = np.random.default_rng(3).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
     ours = OnnxBackend(tmp_path).encode_frames(crops)
     np.testing.assert_allclose(ours, TorchBackend(model).encode_frames(crops), atol=1e-4)
+
+
+class _FakeFlag:
+    EXPLICIT_BATCH = 0  # tensorrt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH is member 0
+
+
+@pytest.mark.parametrize(
+    ('version', 'has_flag', 'expected'),
+    [('8.6.2', True, 1), ('8.5.3.1', True, 1), ('10.3.0', True, 0), ('10.12.0', False, 0)],
+    ids=['jetpack6-8.6', '8.5', '10.3-deprecated-flag', '10.12-flag-removed'],
+)
+def test_tensorrt_network_flags(version, has_flag, expected):
+    """EXPLICIT_BATCH before TensorRT 10 (the ONNX parser rejects implicit batch), 0 after."""
+    from types import SimpleNamespace
+
+    from st_f2m_ros.runtime.inference.tensorrt import network_flags
+
+    fake = SimpleNamespace(__version__=version)
+    if has_flag:
+        fake.NetworkDefinitionCreationFlag = _FakeFlag
+    assert network_flags(fake) == expected
+
+
+def test_tensorrt_device_setting():
+    from st_f2m_ros.runtime.inference.tensorrt import cuda_device
+
+    assert cuda_device('cuda:1') == 'cuda:1' and cuda_device('cuda') == 'cuda'
+    assert cuda_device('cpu') == 'cuda'  # the node's default: TensorRT always runs on a GPU
+    with pytest.raises(ConfigError, match='cuda or cuda:N'):
+        cuda_device('gpu1')

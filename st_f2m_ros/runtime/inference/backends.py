@@ -303,82 +303,6 @@ def _to_numpy(v: Any) -> np.ndarray:
     return np.ascontiguousarray(v, dtype=np.float32)
 
 
-class TensorRTBackend(OnnxBackend):
-    """TensorRT engine for the per-frame encoder, ONNX Runtime for the window classifier.
-
-    The engine is built from `encoder.onnx` on first use and cached next to it as
-    `encoder.plan` (FP16 where the GPU supports it). Raises ModelError where TensorRT or a CUDA
-    device is missing: use the onnx or torch backend there.
-    """
-
-    name = 'tensorrt'
-    max_batch = 64
-
-    def _make_encoder(self, num_threads: int | None, providers: list[str] | None) -> Any:
-        try:
-            import tensorrt as trt
-            import torch
-        except ImportError as err:
-            raise ModelError(
-                'the tensorrt backend needs the tensorrt Python package and a CUDA build of '
-                'PyTorch (on a Jetson: JetPack); use --backend onnx or torch here'
-            ) from err
-        if not torch.cuda.is_available():
-            raise ModelError('the tensorrt backend needs a CUDA GPU; use --backend onnx here')
-        self._trt, self._cuda = trt, torch
-        plan = self.export_dir / 'encoder.plan'
-        logger = trt.Logger(trt.Logger.WARNING)
-        if not plan.is_file():
-            plan_bytes = self._build_plan(trt, logger)
-            tmp = plan.with_suffix('.plan.tmp')
-            tmp.write_bytes(plan_bytes)
-            tmp.replace(plan)
-        engine = trt.Runtime(logger).deserialize_cuda_engine(plan.read_bytes())
-        if engine is None:
-            raise ModelError(f'cannot load the TensorRT engine {plan}; delete it to rebuild')
-        self._engine = engine
-        self._context = engine.create_execution_context()
-        return None
-
-    def _build_plan(self, trt: Any, logger: Any) -> bytes:
-        builder = trt.Builder(logger)
-        network = builder.create_network(0)
-        parser = trt.OnnxParser(network, logger)
-        onnx_path = self.export_dir / ENCODER_FILE
-        if not parser.parse(onnx_path.read_bytes()):
-            errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise ModelError(f'TensorRT cannot parse {onnx_path}: {errors}')
-        config = builder.create_builder_config()
-        if builder.platform_has_fast_fp16:
-            config.set_flag(trt.BuilderFlag.FP16)
-        s = self.crop_size
-        profile = builder.create_optimization_profile()
-        profile.set_shape('crops', (1, s, s, 3), (8, s, s, 3), (self.max_batch, s, s, 3))
-        config.add_optimization_profile(profile)
-        plan = builder.build_serialized_network(network, config)
-        if plan is None:
-            raise ModelError(f'TensorRT failed to build an engine from {onnx_path}')
-        return bytes(plan)
-
-    def encode_frames(self, crops: np.ndarray) -> np.ndarray:
-        """Per-frame features through the TensorRT engine, in chunks of `max_batch`."""
-        torch = self._cuda
-        outs = []
-        for i in range(0, len(crops), self.max_batch):
-            x = torch.from_numpy(np.ascontiguousarray(crops[i : i + self.max_batch])).cuda()
-            self._context.set_input_shape('crops', tuple(x.shape))
-            shape = tuple(self._context.get_tensor_shape('features'))
-            y = torch.empty(shape, dtype=torch.float32, device='cuda')
-            self._context.set_tensor_address('crops', x.data_ptr())
-            self._context.set_tensor_address('features', y.data_ptr())
-            stream = torch.cuda.current_stream()
-            if not self._context.execute_async_v3(stream.cuda_stream):
-                raise ModelError('TensorRT execution failed')
-            stream.synchronize()
-            outs.append(y.cpu().numpy())
-        return np.concatenate(outs) if outs else np.zeros((0,), dtype=np.float32)
-
-
 def make_backend(
     kind: str,
     model: Any = None,
@@ -394,6 +318,18 @@ def make_backend(
     if kind in ('onnx', 'tensorrt'):
         if export_dir is None:
             raise ConfigError(f'the {kind} backend needs the folder of an ONNX export')
-        cls = OnnxBackend if kind == 'onnx' else TensorRTBackend
-        return cls(export_dir, num_threads=num_threads)
+        if kind == 'tensorrt':
+            from st_f2m_ros.runtime.inference.tensorrt import TensorRTBackend
+
+            return TensorRTBackend(export_dir, num_threads=num_threads, device=device)
+        return OnnxBackend(export_dir, num_threads=num_threads)
     raise ConfigError(f'unknown backend {kind!r}; choose one of {BACKENDS}')
+
+
+def __getattr__(name: str) -> Any:
+    """`backends.TensorRTBackend` still works; it lives in runtime/inference/tensorrt.py."""
+    if name == 'TensorRTBackend':
+        from st_f2m_ros.runtime.inference.tensorrt import TensorRTBackend
+
+        return TensorRTBackend
+    raise AttributeError(name)

@@ -67,4 +67,6 @@ def build_recognizer(
     onnx_dir = Path(onnx_dir)
     if not _export_matches(onnx_dir, str(getattr(model, 'model_id', ''))):
         export_onnx(model, onnx_dir)
-    return Recognizer(make_backend(backend, export_dir=onnx_dir, num_threads=num_threads))
+    return Recognizer(
+        make_backend(backend, export_dir=onnx_dir, device=device, num_threads=num_threads)
+    )
