@@ -216,7 +216,6 @@ def export_onnx(
         (Path(tmp) / META_FILE).write_text(json.dumps(meta, indent=1), encoding='utf-8')
         for f in (ENCODER_FILE, CLASSIFIER_FILE, META_FILE):
             os.replace(Path(tmp) / f, out / f)
-    stale_plan = out / 'encoder.plan'
-    if stale_plan.exists():
-        stale_plan.unlink()  # a TensorRT engine of the previous export
+    for stale_plan in out.glob('encoder*.plan'):
+        stale_plan.unlink()  # TensorRT engines (one per GPU model) of the previous export
     return OnnxExport(out, out / ENCODER_FILE, out / CLASSIFIER_FILE, out / META_FILE)
