@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 import struct
 from typing import Any
 
-import cv2
 import numpy as np
+
+from st_f2m_ros.perception.image_convert import bgr_to_compressed
 
 _RNG = np.random.default_rng(7)
 WILD = 1000.0  # offsets this far ahead are wild stamps, not time passing
@@ -89,13 +90,12 @@ def raw(dt: float, img: np.ndarray | None = None, **kw: object) -> Event:
 
 
 def jpeg(img: np.ndarray | None = None) -> bytes:
-    _, buf = cv2.imencode('.jpg', good_bgr() if img is None else img)
-    return buf.tobytes()
+    """JPEG bytes of `img` through the package's one encoder (image_convert)."""
+    return bgr_to_compressed(good_bgr() if img is None else img, 'jpeg')[1].tobytes()
 
 
 def png(img: np.ndarray | None = None) -> bytes:
-    _, buf = cv2.imencode('.png', good_bgr() if img is None else img)
-    return buf.tobytes()
+    return bgr_to_compressed(good_bgr() if img is None else img, 'png')[1].tobytes()
 
 
 def _jpeg_claiming(width: int, height: int) -> bytes:
