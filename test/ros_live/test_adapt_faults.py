@@ -30,8 +30,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from _live_checks import image_msg, play, rendered_frames
-from conftest import perception_args
+from conftest import image_msg, perception_args, play, rendered_frames
 import pytest
 
 
