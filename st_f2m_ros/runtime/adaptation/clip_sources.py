@@ -103,15 +103,21 @@ def labels_from_sidecar(doc: dict[str, Any], times: np.ndarray) -> np.ndarray:
     """Per-frame class ids from a sidecar document (segment times relative to the first frame)."""
     if 'label' in doc:
         return np.full(times.shape, CLASS_LABELS.index(doc['label']), dtype=np.int64)
+    from types import SimpleNamespace
+
+    from st_f2m_ros.data.bag_reader import labels_at  # the one [start, end) rule
+
     rel = times - times[0] if times.size else times
-    out = np.full(times.shape, -1, dtype=np.int64)
+    spans = []
     for seg in doc['segments']:
         try:
             start, end = float(seg['start']), float(seg['end'])
         except (KeyError, TypeError, ValueError) as err:
             raise AdaptationError('each sidecar segment needs numeric start and end') from err
-        out[(rel >= start) & (rel < end)] = CLASS_LABELS.index(seg['label'])
-    return out
+        spans.append(
+            SimpleNamespace(start=start, end=end, class_id=CLASS_LABELS.index(seg['label']))
+        )
+    return labels_at(spans, rel)
 
 
 def split_by_label(
