@@ -218,7 +218,3 @@ class PerceptionStats:
                 {'state': adaptation_state},
             ),
         ]
-
-
-# Deprecated name kept for the nodes' imports while they move to `pipeline.stats`; remove later.
-NodeStats = PerceptionStats
