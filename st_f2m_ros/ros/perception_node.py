@@ -54,8 +54,9 @@ from st_f2m_ros.runtime.pipeline.stats import OncePerCause
 from st_f2m_ros.runtime.session import LIVE_SESSION, apply_live_params, build_session
 from st_f2m_ros.runtime.subjects import subject_id_problem
 
-# Seconds `close` gives a running adaptation to stop (the manager cancels it between steps).
-CLOSE_TIMEOUT = 5.0
+# Seconds `close` gives a running adaptation to stop (the manager cancels it between steps);
+# with the executor's shutdown it stays under ros2 launch's 5 s before SIGTERM.
+CLOSE_TIMEOUT = 3.0
 
 
 class PerceptionNode(Node):

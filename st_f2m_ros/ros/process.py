@@ -61,6 +61,7 @@ class StopSignals:
 # The process's recorder: the node scripts install it before importing anything heavy, so a
 # Ctrl-C while torch or rclpy are imported is recorded too (run_node then exits 0 at once).
 STOP = StopSignals()
+EXECUTOR_TIMEOUT = 1.5  # s for the executor's threads to leave their callbacks
 
 
 def run_node(
@@ -68,9 +69,13 @@ def run_node(
     make_node: Callable[[], Any],
     make_executor: Callable[[], Any],
     args: list[str] | None = None,
-    close_timeout: float = 5.0,
+    close_timeout: float = 3.0,
 ) -> int:
-    """Run one node until shutdown; return the exit code (0 on a signal, 1 on a start error)."""
+    """Run one node until shutdown; return the exit code (0 on a signal, 1 on a start error).
+
+    `close_timeout` bounds the node's close; the executor gets EXECUTOR_TIMEOUT more. Together
+    they stay under `ros2 launch`'s default sigterm_timeout (5 s), so launch never escalates.
+    """
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
@@ -113,7 +118,7 @@ def _cleanup(node: Any, executor: Any, timeout: float) -> None:
     if node is not None and hasattr(node, 'close'):
         steps.append(lambda: node.close(timeout))
     if executor is not None:
-        steps.append(lambda: executor.shutdown(timeout_sec=timeout))
+        steps.append(lambda: executor.shutdown(timeout_sec=EXECUTOR_TIMEOUT))
     if node is not None:
         steps.append(node.destroy_node)
     steps.append(rclpy.try_shutdown)

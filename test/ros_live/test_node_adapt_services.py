@@ -276,3 +276,15 @@ def test_parameters_applied_live_or_refused_with_a_reason(graph: Graph) -> None:
     assert g.get_param('backend') == 'torch'
     # the parameters rclpy declares itself are accepted
     assert g.set_param('use_sim_time', False).successful
+
+
+def test_ros4hri_person_change_goes_through_the_same_switch(graph: Graph) -> None:
+    """What HriBridge.follow_persons calls (hri_msgs is not on PyPI: called directly here)."""
+    g = graph
+    assert g.call(g.adapt, support_request('p01')).success
+    g.node.switch_subject('abcde', origin='hri')  # one tracked person
+    assert g.get_param('subject_id') == 'abcde'
+    assert g.node.session.recognizer.model_id == base_id(g)
+    g.node.switch_subject(g.node._fallback_subject, origin='hri')  # none tracked: configured
+    assert g.get_param('subject_id') == 'p01'
+    assert g.node.session.recognizer.model_id == f'{base_id(g)}+p01@v1'
