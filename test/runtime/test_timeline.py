@@ -157,16 +157,22 @@ def test_looped_bag_is_followed_after_a_few_frames(pipe, face_frames) -> None:
     assert pipe.stats.restarts == 1
 
 
-def test_bag_played_into_a_running_node_without_clock(pipe, face_frames) -> None:
-    """The node clock is 'now' (2026); the bag's stamps are from 2023; the node ticks first."""
+@pytest.mark.parametrize(
+    ('delay', 'bag_epoch'),
+    [(2.0, B), (300.0, B), (300.0, 1_780_000_010.0)],
+    ids=['2s-after', '5min-after', 'recorded-while-node-ran'],
+)
+def test_bag_played_into_a_running_node_without_clock(pipe, face_frames, delay, bag_epoch):
+    """The node clock is 'now' (2026); the bag's stamps are older; the node ticks first."""
     node0 = 1_780_000_000.0
-    for k in range(10):  # 2 s of ticks before the bag: silence is reported, in node time
+    for k in range(int(delay / 0.2)):  # ticks before the bag: silence reported, in node time
         pipe.tick(node0 + 0.2 * k)
     assert pipe.stats.stale >= 1
     stale_before = pipe.stats.stale
     results = []
-    for i in range(90):  # 3 s of bag at real-time pace, starting at node0 + 2
-        arrival = node0 + 2.0 + i * F
+    B = bag_epoch  # noqa: N806 (the module's B, per case)
+    for i in range(90):  # 3 s of bag at real-time pace, starting at node0 + delay
+        arrival = node0 + delay + i * F
         out = pipe.process_bgr(B + i * F, face_frames[i % 4], arrival=arrival)
         assert out.skipped is None, out.skipped
         if out.result is not None:
@@ -179,7 +185,7 @@ def test_bag_played_into_a_running_node_without_clock(pipe, face_frames) -> None
     assert len(results) >= 7 and all(B < r.stamp < B + 3 for r in results)
     assert pipe.stats.stale == stale_before
     # Silence after the bag is reported again, in the bag's clock.
-    stale = pipe.tick(node0 + 2.0 + 89 * F + 1.5)
+    stale = pipe.tick(node0 + delay + 89 * F + 1.5)
     assert stale is not None and stale.current.status == STATUS_STALE
     assert B + 3 < stale.stamp < B + 5
 
