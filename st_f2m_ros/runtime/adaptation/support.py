@@ -70,6 +70,7 @@ class CropStream:
         crops = np.zeros((len(order), self.size, self.size, 3), dtype=np.uint8)
         for k, i in enumerate(order):
             crops[k] = self.crops[i]
+            self.crops[i] = self._blank  # drop each crop once copied: one copy at a time
         return times, crops, np.asarray(self.found, dtype=bool)[order]
 
 
