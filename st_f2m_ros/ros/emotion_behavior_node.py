@@ -33,7 +33,7 @@ from std_msgs.msg import Float32, String
 from st_f2m_ros.errors import ConfigError
 from st_f2m_ros.msg import EmotionSequence
 from st_f2m_ros.ros.kit import rclpy_kit
-from st_f2m_ros.ros.process import run_node
+from st_f2m_ros.ros.process import run_node, start_or_destroy
 from st_f2m_ros.ros.qos import RELIABLE
 from st_f2m_ros.runtime.behavior import (
     RULE_FIELDS,
@@ -69,6 +69,10 @@ class EmotionBehaviorNode(Node):
 
     def __init__(self) -> None:
         super().__init__('st_f2m_behavior')
+        start_or_destroy(self, self._start)
+
+    def _start(self) -> None:
+        """Declare the rules' parameters, build the engine, create topics and the timer."""
         # rclpy declares some parameters itself (use_sim_time; start_type_description_service
         # on Jazzy and later): they are not behaviour rules and must not be refused as such.
         self._rclpy_params = frozenset(self.get_parameters_by_prefix(''))

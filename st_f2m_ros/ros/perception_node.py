@@ -43,7 +43,7 @@ from st_f2m_ros.errors import StF2MError
 from st_f2m_ros.ros import params as P
 from st_f2m_ros.ros.hri import HriBridge
 from st_f2m_ros.ros.kit import rclpy_kit
-from st_f2m_ros.ros.process import run_node
+from st_f2m_ros.ros.process import STOP, run_node, start_or_destroy
 from st_f2m_ros.ros.qos import RELIABLE, SENSOR
 from st_f2m_ros.runtime.adaptation.manager import request_from_msg
 from st_f2m_ros.runtime.inference.cpu import prefer_passive_threads
@@ -64,6 +64,12 @@ class PerceptionNode(Node):
 
     def __init__(self) -> None:
         super().__init__('st_f2m_perception')
+        self.session: Any = None
+        self._closing = threading.Event()
+        start_or_destroy(self, self._start)
+
+    def _start(self) -> None:
+        """Parameters, session (model, warm-up), then topics, services and the timer."""
         # What rclpy declared itself (use_sim_time; start_type_description_service on Jazzy+).
         self._rclpy_params = frozenset(self.get_parameters_by_prefix(''))
         for spec in P.PERCEPTION_PARAMS:
@@ -74,18 +80,20 @@ class PerceptionNode(Node):
             raise StF2MError(f'invalid parameter: {reason} (see config/perception.yaml)')
         self._lock = threading.RLock()  # subject, values, HRI face id
         self._echo = threading.local()  # set while the node writes its own subject_id
-        self._closing = threading.Event()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.kit = rclpy_kit()
         self.subject = self.values['subject_id']
         self._fallback_subject = self.subject  # configured / adapted; ROS4HRI falls back to it
+        STOP.check()  # Ctrl-C during start-up: skip the slow steps (no-op in-process)
         self.session = build_session(self.values, self.subject)
+        STOP.check()
         self.session.pipeline.log_skips = False  # _on_timer logs them through rclpy
         self._once = OncePerCause(period=60.0)  # bad input: one log line per cause a minute
         self._skipped: dict[str, int] = {}
         self.get_logger().info(self.session.manager.activate(self.subject))
         # Load the sentence encoder and kernels now, not inside the first frame's callback.
         self.get_logger().info(f'warm-up took {self.session.pipeline.warm_up():.2f} s')
+        STOP.check()
 
         io = MutuallyExclusiveCallbackGroup()
         services = ReentrantCallbackGroup()
@@ -341,7 +349,8 @@ class PerceptionNode(Node):
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Stop the adaptation worker within `timeout` s; waiting /adapt calls are answered."""
         self._closing.set()
-        self.session.close(timeout)
+        if self.session is not None:
+            self.session.close(timeout)
 
 
 def main(args: list[str] | None = None) -> int:
