@@ -171,8 +171,9 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
         AdaptationStore(store_dir, keep=int(values.get('keep_versions', 3))) if store_dir else None
     )
 
-    def adapt_fn(clips: list[Any], steps: int) -> Any:
-        return adapt(model, clips, steps=steps)
+    def adapt_fn(clips: list[Any], steps: int, should_stop: Any = None) -> Any:
+        # should_stop: the manager's cancel flag, polled before each inner step (bounded close)
+        return adapt(model, clips, steps=steps, should_stop=should_stop)
 
     manager = AdaptationManager(recognizer, adapt_fn, settings, store)
     return Session(model, recognizer, pipeline, manager)

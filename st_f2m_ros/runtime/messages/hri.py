@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from st_f2m_ros.runtime.adaptation.store import SUBJECT_RE
+from st_f2m_ros.runtime.subjects import subject_id_problem
 from st_f2m_ros.taxonomy import EMOTIONS, INTENSITIES, NEUTRAL, decode_class
 
 # hri_msgs/Expression constants used here (their string values).
@@ -144,5 +144,5 @@ def subject_from_tracked(person_ids: Sequence[str], fallback: str) -> str:
     Exactly one valid tracked person: that person's id (adaptations are keyed by it). None or
     several (whose face the camera crop shows is then ambiguous): the configured subject.
     """
-    valid = sorted({p for p in person_ids if p and SUBJECT_RE.match(p)})
+    valid = sorted({p for p in person_ids if p and subject_id_problem(p) is None})
     return valid[0] if len(valid) == 1 else fallback
