@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import cv2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 import numpy as np
@@ -192,3 +193,41 @@ def test_compressed_png_size_checked_before_decoding():
     _, data = bgr_to_compressed(np.zeros((20, 30, 3), np.uint8), 'png')
     with pytest.raises(PerceptionError, match='exceeds'):
         compressed_to_bgr('png', data, limits=ImageLimits(max_side=10))
+
+
+def test_compressed_size_is_read_from_the_header_before_decoding() -> None:
+    """JPEG SOF (baseline, progressive, after an EXIF segment) and PNG IHDR; bombs refused."""
+    import struct
+    import time
+
+    from st_f2m_ros.perception.image_convert import (
+        DEFAULT_LIMITS,
+        ImageError,
+        ImageLimits,
+        compressed_to_bgr,
+        peek_size,
+    )
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    _, base = cv2.imencode('.jpg', img)
+    _, prog = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    _, png = cv2.imencode('.png', img)
+    assert peek_size(base.reshape(-1)) == (48, 64)
+    assert peek_size(prog.reshape(-1)) == (48, 64)  # SOF2
+    assert peek_size(png.reshape(-1)) == (48, 64)
+    raw = base.tobytes()
+    exif = b'\xff\xe1' + struct.pack('>H', 2 + 5000) + bytes(5000)  # a big APP1 before SOF
+    assert peek_size(np.frombuffer(raw[:2] + exif + raw[2:], np.uint8)) == (48, 64)
+    assert peek_size(np.frombuffer(b'\xff\xd8garbage', np.uint8)) is None
+    bomb = bytearray(raw)
+    i = bomb.find(b'\xff\xc0')
+    bomb[i + 5 : i + 9] = struct.pack('>HH', 20000, 20000)
+    t0 = time.perf_counter()
+    with pytest.raises(ImageError) as err:
+        compressed_to_bgr('jpeg', bytes(bomb))
+    assert err.value.cause == 'size' and time.perf_counter() - t0 < 0.05
+    small = ImageLimits(max_compressed_bytes=100)
+    with pytest.raises(ImageError, match='exceeds the limit') as err:
+        compressed_to_bgr('jpeg', raw, small)
+    assert err.value.cause == 'size'
+    assert compressed_to_bgr('jpeg', raw, DEFAULT_LIMITS).shape == (48, 64, 3)
