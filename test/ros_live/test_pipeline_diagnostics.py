@@ -85,3 +85,29 @@ def test_diagnostics_values_move_and_keys_are_one_set(graph) -> None:
     assert keys.count('model_id') == 1, keys
     assert not any(k.startswith('window_latency') for k in keys), keys
     assert len(keys) == len(set(keys)), keys
+
+
+@pytest.fixture
+def debug_graph(tiny_checkpoint: Path, tmp_path: Path):
+    yield from run_graph(tiny_checkpoint, tmp_path, 'publish_debug_image:=true')
+
+
+def test_debug_image_from_the_frame_decoded_once(debug_graph) -> None:
+    """publish_debug_image: the FrameOutcome's decoded image, drawn and stamped like the result."""
+    from sensor_msgs.msg import Image
+    from test_pipeline_support import RELIABLE
+
+    g = debug_graph
+    debug: list = []
+    g.probe.create_subscription(Image, 'emotion/debug_image', debug.append, RELIABLE)
+    time.sleep(0.5)
+    frames = [bgr_to_image(f, 'rgb8') for f in face_frames()]
+    for i in range(45):
+        time.sleep(1 / 15)
+        g.image.publish(image_msg(time.time(), frames[i % 4]))
+    assert wait_for(lambda: len(debug) >= 3 and len(g.sequences) >= 3, 10.0)
+    stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in g.sequences}
+    for m in debug:
+        assert (m.height, m.width, m.encoding) == (240, 320, 'bgr8')
+        assert (m.header.stamp.sec, m.header.stamp.nanosec) in stamps
+        assert m.header.frame_id == 'camera'
