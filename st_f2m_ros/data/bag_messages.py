@@ -27,6 +27,7 @@ import numpy as np
 
 from st_f2m_ros.data.synthetic.expression import INTENSITY_LEVEL
 from st_f2m_ros.errors import DataError
+from st_f2m_ros.perception.image_convert import ImageError, bgr_to_compressed
 from st_f2m_ros.taxonomy import CLASS_LABELS, NUM_CLASSES, decode_class
 
 GT_MODEL_ID = 'ground_truth'
@@ -88,9 +89,10 @@ class MessageFactory:
         )
 
     def compressed(self, seconds: float, bgr: np.ndarray, quality: int = 90) -> Any:
-        ok, buf = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise DataError('OpenCV could not JPEG-encode a frame')
+        try:
+            _, buf = bgr_to_compressed(bgr, 'jpeg', quality)  # the one JPEG encoder
+        except ImageError as err:
+            raise DataError(f'could not JPEG-encode a frame: {err}') from err
         # image_transport's compressed format string: "<raw encoding>; jpeg compressed <enc>".
         return self.t['sensor_msgs/msg/CompressedImage'](
             header=self.header(seconds),

@@ -101,12 +101,20 @@ class HriBridge:
             msg = expression_to_msg(self.kit, result.stamp, expr, self.face_id)
             self._expr_pub.publish(msg)
 
-    def follow_voices(self, on_transcript: Callable[[TranscriptRecord], None]) -> None:
-        """Subscribe to each tracked voice's LiveSpeech (final results only)."""
+    def follow_voices(
+        self,
+        on_transcript: Callable[[TranscriptRecord], None],
+        input_time: Callable[[float], float] = float,
+    ) -> None:
+        """Subscribe to each tracked voice's LiveSpeech (final results only).
+
+        `input_time` maps node time into the frames' clock (the pipeline's input clock), used
+        for a LiveSpeech whose header stamp is empty, as for a bare String transcript.
+        """
 
         def on_speech(msg: Any) -> None:
             now = self.node.get_clock().now().nanoseconds * 1e-9
-            rec = transcript_from_live_speech(msg, now)
+            rec = transcript_from_live_speech(msg, input_time(now))
             if rec is not None:
                 on_transcript(rec)
 

@@ -203,7 +203,7 @@ class PerceptionNode(Node):
                     'transcript_type live_speech needs hri_msgs and hri_enabled; speech is ignored'
                 )
             else:
-                self.hri.follow_voices(self._feed_transcript)
+                self.hri.follow_voices(self._feed_transcript, self.session.pipeline.input_time)
 
     # ------------------------------------------------------------------ callbacks
 
