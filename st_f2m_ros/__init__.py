@@ -19,3 +19,8 @@ not import torch, OpenCV or rclpy.
 """
 
 __version__ = '0.1.0'
+
+# Let st_f2m_ros.msg / st_f2m_ros.srv come from another st_f2m_ros folder on sys.path: the test
+# environment .venv-ros (tools/ros_venv.sh) holds only the generated interfaces, and the core
+# is imported from the source tree. A no-op where there is one folder (colcon, pip installs).
+__path__ = __import__('pkgutil').extend_path(__path__, __name__)
