@@ -42,6 +42,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     'run',
     'adapt',
     'evaluate',
+    'explain',
     'export',
     'bench',
     'models',
