@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import re
 import shutil
 import subprocess
 import sys
@@ -92,8 +93,9 @@ def test_launch_files_run_installed_executables() -> None:
 
 def test_node_scripts_point_at_real_entry_points() -> None:
     for script in sorted((ROOT / 'scripts').iterdir()):
-        text = script.read_text()
-        module = text.split('from ')[1].split(' import')[0]
+        found = re.search(r'^from (\S+) import main\b', script.read_text(), re.M)
+        assert found, f'{script.name} imports no main()'
+        module = found.group(1)
         path = ROOT / (module.replace('.', '/') + '.py')
         assert path.is_file(), f'{script.name} imports {module}, which does not exist'
         assert '\ndef main(' in path.read_text(), f'{module} has no main()'
