@@ -38,7 +38,7 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('st_f2m_ros.msg')
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: siblings by path
 
-from test_pipeline_support import (  # noqa: E402
+from pipeline_support import (  # noqa: E402
     RELIABLE,
     SENSOR,
     compressed_msg,

@@ -33,7 +33,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('st_f2m_ros.msg')
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: siblings by path
 
-from test_pipeline_support import (
+from pipeline_support import (
     STATUS_STALE,
     compressed_msg,
     run_graph,

@@ -30,7 +30,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('st_f2m_ros.msg')
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: siblings by path
 
-from test_pipeline_support import image_msg, run_graph, wait_for
+from pipeline_support import image_msg, run_graph, wait_for
 
 from st_f2m_ros.evaluation.bad_inputs import Event
 from st_f2m_ros.perception.image_convert import bgr_to_image
@@ -94,8 +94,8 @@ def debug_graph(tiny_checkpoint: Path, tmp_path: Path):
 
 def test_debug_image_from_the_frame_decoded_once(debug_graph) -> None:
     """publish_debug_image: the FrameOutcome's decoded image, drawn and stamped like the result."""
+    from pipeline_support import RELIABLE
     from sensor_msgs.msg import Image
-    from test_pipeline_support import RELIABLE
 
     g = debug_graph
     debug: list = []

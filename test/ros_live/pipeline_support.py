@@ -11,9 +11,9 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Shared by PIPE's live tests: the real PerceptionNode in-process, a probe node, bag replay.
+"""Shared by the pipeline live tests: the real PerceptionNode in-process, a probe node, bag replay.
 
-Not a test module of its own (it has no tests); `test_pipeline_*.py` and `test_bad_input*.py`
+A helper module, not a test module; `test_pipeline_*.py` and `test_bad_input*.py`
 import it. The node runs on a MultiThreadedExecutor in a thread like `perception_node` runs it.
 """
 
