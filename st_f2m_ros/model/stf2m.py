@@ -15,12 +15,14 @@
 
 E, the spatio-temporal encoder, is split at the point where caching pays: `encode_frames` runs
 the CNN backbone once per face crop and pools its last feature map to R facial regions of
-width D (the cacheable per-frame feature, [N, R, D]); `forward` / `classify` then run on a
-window of T cached frames: gated temporal convolution (eq. 3), region message passing (eq. 4),
-a second gated temporal convolution (the STGCN sandwich), pooling over time, and fusion with
-the window's sentence embedding. F (section IV, V-B3) maps the representation h to the 12
-Table II components and the 18 fuzzy memberships and appends that fuzzy semantic information
-to h; C is a linear head over neutral + the 18 fine-grained classes.
+width D (the cacheable per-frame feature, [N, R, D]; with the frozen real-face backbone
+`fer_mini_xception` the last 7 of the D channels are its expression probabilities);
+`forward` / `classify` then run on a window of T cached frames: gated temporal convolution
+(eq. 3), region message passing (eq. 4), a second gated temporal convolution (the STGCN
+sandwich), pooling over time, and fusion with the window's sentence embedding. F (section
+IV, V-B3) maps the representation h to the 12 Table II components and the 18 fuzzy
+memberships and appends that fuzzy semantic information to h; C is a linear head over
+neutral + the 18 fine-grained classes.
 
 Per section VI-A1 the representation feeds two channels: one into the fuzzy systems and one,
 concatenated with F's output, into the classifier. A missing modality (no face, no speech) is
@@ -44,7 +46,8 @@ from torch.func import functional_call
 import torch.nn.functional as F
 
 from st_f2m_ros.errors import ModelError
-from st_f2m_ros.model.config import STF2MConfig
+from st_f2m_ros.model.config import FER_PROBS, FROZEN_BACKBONES, STF2MConfig
+from st_f2m_ros.model.fer_backbone import FERBackbone, region_features
 from st_f2m_ros.model.resnet import build_backbone
 from st_f2m_ros.model.spatial import RegionMessagePassing
 from st_f2m_ros.model.temporal import GatedTemporalConv
@@ -119,8 +122,13 @@ class STF2MModel(nn.Module):
         self.config = cfg
         self.model_id = 'untrained'
         d, h = cfg.feat_dim, cfg.hidden
-        self.backbone = build_backbone(cfg.backbone)
-        self.region_proj = nn.Linear(self.backbone.out_channels, d)
+        self.frozen_backbone = cfg.backbone in FROZEN_BACKBONES
+        if self.frozen_backbone:
+            self.backbone: nn.Module = FERBackbone(cfg.backbone_sha256)
+            self.region_proj = nn.Linear(self.backbone.out_channels, d - FER_PROBS)
+        else:
+            self.backbone = build_backbone(cfg.backbone)
+            self.region_proj = nn.Linear(self.backbone.out_channels, d)
         self.temporal1 = GatedTemporalConv(d, cfg.temporal_kernel)
         self.spatial = RegionMessagePassing(d, cfg.region_grid)
         self.temporal2 = GatedTemporalConv(d, cfg.temporal_kernel)
@@ -154,8 +162,7 @@ class STF2MModel(nn.Module):
         """Shape of one cached frame feature: (R regions, D)."""
         return self.config.num_regions, self.config.feat_dim
 
-    def preprocess(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """uint8 [N, S, S, 3] BGR -> normalised float [N, 3, S, S] RGB."""
+    def _check_crops(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(crops)
         s = self.config.crop_size
         if x.ndim != 4 or tuple(x.shape[1:]) != (s, s, 3):
@@ -165,7 +172,11 @@ class STF2MModel(nn.Module):
             )
         if x.dtype != torch.uint8:
             raise ModelError(f'crops must be uint8, got {x.dtype}')
-        x = x.to(self.pixel_mean.device).flip(-1).permute(0, 3, 1, 2).float().div_(255.0)
+        return x.to(self.pixel_mean.device)
+
+    def preprocess(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 [N, S, S, 3] BGR -> normalised float [N, 3, S, S] RGB (the ResNet's input)."""
+        x = self._check_crops(crops).flip(-1).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self.pixel_mean) / self.pixel_std
 
     def encode_frames(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -176,8 +187,11 @@ class STF2MModel(nn.Module):
         """
         if len(crops) == 0:
             return torch.zeros(0, *self.feature_shape, device=self.pixel_mean.device)
-        fmap = self.backbone(self.preprocess(crops))
         g = self.config.region_grid
+        if self.frozen_backbone:
+            fmap, probs = self.backbone(self._check_crops(crops))
+            return region_features(fmap, probs, g, self.region_proj)
+        fmap = self.backbone(self.preprocess(crops))
         regions = F.adaptive_avg_pool2d(fmap, g).flatten(2).transpose(1, 2)  # [N, R, C]
         return self.region_proj(regions)
 
