@@ -43,6 +43,10 @@ class DataConfig:
     seed: int = 0
     val_subjects: int = 5
     idiosyncrasy: float = 1.0
+    # > 0: train on only the first that many of the training subjects. The held-out split is
+    # still drawn over all n_subjects, so a reduced-budget run validates on the same people
+    # as the full recipe (and its checkpoint can be compared with the full one on them).
+    train_subjects: int = 0
 
 
 @dataclass
@@ -119,6 +123,8 @@ class TrainConfig:
             raise ConfigError(
                 'data.val_subjects must be >= 1 (validation is on held-out subjects)'
             )
+        if self.data.train_subjects < 0:
+            raise ConfigError('data.train_subjects must be >= 0 (0: all training subjects)')
         if not 0 <= self.drop_text < 1 or not 0 <= self.drop_vision < 1:
             raise ConfigError('drop_text and drop_vision must be in [0, 1)')
 

@@ -34,6 +34,7 @@ import torch.distributed as dist
 
 from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.errors import DataError
+from st_f2m_ros.meta.tasks import split_subjects
 from st_f2m_ros.meta.train_config import TrainConfig
 from st_f2m_ros.model.stf2m import BACKBONE_PREFIXES, STF2MModel
 
@@ -88,8 +89,26 @@ def progress_bar(enabled: bool, **kw: Any) -> Iterator[Any]:
         bar.close()
 
 
+def subject_split(cfg: TrainConfig, subjects: list[str]) -> tuple[list[str], list[str]]:
+    """(training, held-out) subject ids: the held-out draw is over all `subjects`, then
+    `data.train_subjects` (when > 0) keeps only that many training subjects."""
+    train, val = split_subjects(subjects, cfg.data.val_subjects, cfg.seed)
+    if cfg.data.train_subjects > 0:
+        train = train[: cfg.data.train_subjects]
+    return train, val
+
+
+def synthetic_ids(cfg: TrainConfig) -> list[str]:
+    """Ids of all `data.n_subjects` synthetic people (make_subjects' `s000`, `s001`, ...)."""
+    return [f's{i:03d}' for i in range(cfg.data.n_subjects)]
+
+
 def load_training_clips(cfg: TrainConfig) -> list[Clip]:
-    """Clips of the configured dataset folder, or generated synthetic ones (deterministic)."""
+    """Clips of the configured dataset folder, or generated synthetic ones (deterministic).
+
+    With `data.train_subjects`, synthetic data is generated only for the subjects
+    `subject_split` keeps (split over all `synthetic_ids`, as `Trainer` does).
+    """
     d = cfg.data
     if d.root:
         from st_f2m_ros.data.dataset import load_clips
@@ -103,8 +122,11 @@ def load_training_clips(cfg: TrainConfig) -> list[Clip]:
 
         syn = SyntheticConfig(fps=cfg.model.feature_rate)
         people = make_subjects(d.n_subjects, d.seed, idiosyncrasy=d.idiosyncrasy)
+        if d.train_subjects > 0:
+            keep = set().union(*subject_split(cfg, synthetic_ids(cfg)))
+            people = [p for p in people if p.subject_id in keep]
         clips = generate_clips(
-            d.n_subjects,
+            len(people),
             d.clips_per_subject,
             d.duration,
             d.seed,

@@ -47,7 +47,6 @@ import torch
 import torch.distributed as dist
 
 from st_f2m_ros.errors import ConfigError
-from st_f2m_ros.meta.tasks import split_subjects
 from st_f2m_ros.meta.train_config import TrainConfig
 from st_f2m_ros.meta.train_log import CSV_FIELDS, MetricsLog
 from st_f2m_ros.meta.train_setup import (
@@ -55,6 +54,8 @@ from st_f2m_ros.meta.train_setup import (
     load_training_clips,
     progress_bar,
     seed_all,
+    subject_split,
+    synthetic_ids,
 )
 from st_f2m_ros.meta.train_stages import StageLoops
 from st_f2m_ros.meta.train_state import load_train_state, save_train_state
@@ -149,7 +150,9 @@ class Trainer(StageLoops):
         t0 = self.t0 = time.perf_counter()
         clips = load_training_clips(cfg)
         subjects = sorted({c.subject for c in clips})
-        train_s, val_s = split_subjects(subjects, cfg.data.val_subjects, cfg.seed)
+        if cfg.data.train_subjects > 0 and not cfg.data.root:
+            subjects = synthetic_ids(cfg)  # the held-out draw of the full recipe
+        train_s, val_s = subject_split(cfg, subjects)
         self.train_clips = [c for c in clips if c.subject in train_s]
         self.val_clips = [c for c in clips if c.subject in val_s]
         self._frames_stage()
