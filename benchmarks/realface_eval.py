@@ -120,7 +120,7 @@ def fer_agreement(clips: list, stride: int) -> dict:
     pred = np.concatenate([net.predict(x[i : i + 256]).argmax(1) for i in range(0, len(x), 256)])
     conf = np.zeros((7, 7), int)
     np.add.at(conf, (y, pred), 1)
-    recall = {LABELS[i]: round(conf[i, i] / max(1, conf[i].sum()), 3) for i in range(7)}
+    recall = {LABELS[i]: round(float(conf[i, i] / max(1, conf[i].sum())), 3) for i in range(7)}
     emo = y > 0
     return {
         'frames': len(y),
