@@ -132,6 +132,9 @@ class MessageFactory:
             confidence=1.0,
             class_probabilities=probs,
             components=np.asarray(components, dtype=np.float32),
+            # ground truth: the generator's own components, all known
+            component_reliable=np.ones(len(components), dtype=bool),
+            components_measured=True,
             modalities=modalities,
             status=0,
         )

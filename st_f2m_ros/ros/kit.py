@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from st_f2m_ros.runtime.messages.convert import MessageKit, rclpy_bytes_seq, rclpy_float_seq
+from st_f2m_ros.runtime.messages.convert import (
+    MessageKit,
+    rclpy_bool_fixed,
+    rclpy_bytes_seq,
+    rclpy_float_seq,
+)
 
 
 def hri_msgs_module() -> Any | None:
@@ -54,4 +59,5 @@ def rclpy_kit() -> MessageKit:
         Expression=None if hri is None else hri.Expression,
         float_seq=rclpy_float_seq,
         bytes_seq=rclpy_bytes_seq,
+        bool_fixed=rclpy_bool_fixed,
     )

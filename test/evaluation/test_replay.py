@@ -43,7 +43,8 @@ def _sequence(store, stamp: float, states: list[tuple[float, float, int, int]]):
             start=ts(start), end=ts(end), emotion=fc.emotion_id, emotion_label=fc.emotion,
             intensity=fc.intensity_id, intensity_value=0.5, class_id=cid, class_label=fc.label,
             confidence=0.9, class_probabilities=np.full(19, 1 / 19, np.float32),
-            components=np.zeros(12, np.float32), modalities=1, status=status))
+            components=np.zeros(12, np.float32), component_reliable=np.ones(12, bool),
+            components_measured=False, modalities=1, status=status))
     return t[SEQ](
         header=t['std_msgs/msg/Header'](stamp=ts(stamp), frame_id='cam'), subject_id='s0',
         model_id='m', class_labels=list(taxonomy.CLASS_LABELS), states=built,

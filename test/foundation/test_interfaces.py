@@ -134,6 +134,8 @@ def _messages(store) -> dict[str, object]:
         class_label='anger_high', confidence=float(probs.max()), class_probabilities=probs,
         components=comps, modalities=state_cls.MODALITY_VISION | state_cls.MODALITY_TEXT,
         status=state_cls.STATUS_OK,
+        component_reliable=np.array([True] * 7 + [False] * 3 + [True] * 2),
+        components_measured=True,
     )
     sequence = t['st_f2m_ros/msg/EmotionSequence'](
         header=header, subject_id='p07', model_id='st_f2m_synth_v1+p07@v3',

@@ -74,6 +74,15 @@ def rclpy_float_seq(values: Any) -> array.array:
     return array.array('f', _numpy_f32(values).tobytes())
 
 
+def _numpy_bool(values: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(values, dtype=bool).reshape(-1))
+
+
+def rclpy_bool_fixed(values: Any) -> list[bool]:
+    """`bool[N]` for rclpy's generated classes (a list of Python bools, not numpy)."""
+    return [bool(v) for v in np.asarray(values, dtype=bool).reshape(-1)]
+
+
 def rclpy_bytes_seq(values: Any) -> array.array:
     """`uint8[]` for rclpy's generated classes (an array.array('B') skips per-item checks)."""
     out = array.array('B')
@@ -103,6 +112,7 @@ class MessageKit:
     float_seq: Callable[[Any], Any] = _numpy_f32
     float_fixed: Callable[[Any], Any] = _numpy_f32
     bytes_seq: Callable[[Any], Any] = _numpy_u8
+    bool_fixed: Callable[[Any], Any] = _numpy_bool
 
     @classmethod
     def from_typestore(cls, store: Any) -> MessageKit:
@@ -180,6 +190,10 @@ def state_to_msg(kit: MessageKit, state: Any) -> Any:
     comps = np.asarray(state.components, dtype=np.float32).reshape(-1)
     if comps.shape[0] != NUM_COMPONENTS:
         raise PerceptionError(f'a state needs {NUM_COMPONENTS} component values, got {comps.size}')
+    reliable = getattr(state, 'component_reliable', None)
+    reliable = np.ones(NUM_COMPONENTS, bool) if reliable is None else np.asarray(reliable, bool)
+    if reliable.size != NUM_COMPONENTS:
+        raise PerceptionError(f'need {NUM_COMPONENTS} reliable flags, got {reliable.size}')
     return kit.EmotionState(
         start=kit.time(float(state.start)),
         end=kit.time(float(state.end)),
@@ -192,6 +206,8 @@ def state_to_msg(kit: MessageKit, state: Any) -> Any:
         confidence=float(state.confidence),
         class_probabilities=kit.float_seq(state.class_probabilities),
         components=kit.float_fixed(comps),
+        component_reliable=kit.bool_fixed(reliable.reshape(-1)),
+        components_measured=bool(getattr(state, 'components_measured', False)),
         modalities=int(state.modalities),
         status=int(getattr(state, 'status', STATUS_OK)),
     )
@@ -225,6 +241,8 @@ def state_from_msg(msg: Any) -> EmotionStateResult:
         status=int(msg.status),
         emotion=int(msg.emotion),
         intensity=int(msg.intensity),
+        component_reliable=np.asarray(msg.component_reliable, dtype=bool).copy(),
+        components_measured=bool(msg.components_measured),
     )
 
 

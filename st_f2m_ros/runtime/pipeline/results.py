@@ -45,7 +45,14 @@ UNKNOWN = 255  # EmotionState.UNKNOWN
 
 @dataclass
 class EmotionStateResult:
-    """One state over [start, end] (seconds). Non-OK states carry emotion UNKNOWN."""
+    """One state over [start, end] (seconds). Non-OK states carry emotion UNKNOWN.
+
+    `component_reliable` is False for components that could not be measured (their value is
+    0); `components_measured` says whether `components` come from the real-face front end's
+    landmarks (True) or are the model's FCIS estimate (False); `reason` says why a
+    LOW_CONFIDENCE / NO_FACE state abstained ('' = low probability or no face; else a face
+    quality reason such as 'face_small', 'yaw', 'occluded').
+    """
 
     start: float
     end: float
@@ -60,6 +67,13 @@ class EmotionStateResult:
     intensity: int | None = None
     emotion_label: str = 'neutral'
     class_label: str = 'neutral'
+    component_reliable: np.ndarray | None = None  # None: all reliable (bool [12])
+    components_measured: bool = False
+    reason: str = ''
+
+    def __post_init__(self) -> None:
+        if self.component_reliable is None:
+            self.component_reliable = np.ones(NUM_COMPONENTS, dtype=bool)
 
     @classmethod
     def decided(
@@ -72,6 +86,8 @@ class EmotionStateResult:
         intensity_value: float,
         modalities: int,
         status: int = STATUS_OK,
+        reliable: np.ndarray | None = None,
+        measured: bool = False,
     ) -> EmotionStateResult:
         """Build a state for `class_id`; labels and ids from the taxonomy, UNKNOWN unless OK."""
         fine = decode_class(int(class_id))
@@ -90,13 +106,19 @@ class EmotionStateResult:
             intensity=fine.intensity_id if ok else 0,
             emotion_label=fine.emotion if ok else 'unknown',
             class_label=fine.label,
+            component_reliable=None if reliable is None else np.asarray(reliable, dtype=bool),
+            components_measured=bool(measured),
         )
 
     @classmethod
     def undecided(
-        cls, start: float, end: float, status: int, num_classes: int = len(CLASS_LABELS)
-    ) -> EmotionStateResult:
-        """A state without a decision (stale input, no face): zero probabilities."""
+        cls, start: float, end: float, status: int, num_classes: int = len(CLASS_LABELS),
+        reason: str = '',
+    ) -> EmotionStateResult:  # fmt: skip
+        """A state without a decision (stale input, no face): zero probabilities.
+
+        Nothing was measured for it, so every component is marked unreliable.
+        """
         return cls(
             start=float(start),
             end=float(end),
@@ -108,6 +130,8 @@ class EmotionStateResult:
             emotion=UNKNOWN,
             emotion_label='unknown',
             class_label=CLASS_LABELS[0],
+            component_reliable=np.zeros(NUM_COMPONENTS, dtype=bool),
+            reason=reason,
         )
 
 
