@@ -11,20 +11,23 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Face detection (OpenCV, offline) and a detect-then-track loop for live frames.
+"""Face detection (OpenCV, offline), a detect-then-track loop for live frames, the face settings.
 
 The default detector is OpenCV's bundled Haar cascade (`cv2.data.haarcascades`): it ships with
 opencv-python, needs no download and finds both real frontal faces and the synthetic ones.
 OpenCV's YuNet CNN (`cv2.FaceDetectorYN`) is used instead when a model file is configured;
 opencv-python does not bundle one. Detection runs on a downscaled grey image and only every
 `detect_every` frames or when the template follower loses the face (`tracking.py`), which is
-what keeps the perception loop well above the camera rate on two CPU cores.
+what keeps the perception loop well above the camera rate on two CPU cores. The real-face
+front end (BlazeFace + tracked 468-point mesh, `face_frontend.py`) is selected by the same
+`FaceConfig.detector` and wired in by `face_stage.FaceStage`; Haar stays its fallback.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,6 +42,9 @@ from st_f2m_ros.perception.tracking import (
 )
 
 TARGET_MODES = ('largest', 'tracked')
+BLAZEFACE = {'blazeface_full': 'full_range', 'blazeface_short': 'short_range'}
+DETECTORS = (*BLAZEFACE, 'haar', 'yunet')
+OCCLUDED_FACE = ('abstain', 'mark')
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,9 @@ class FaceConfig:
     """Detector and tracker settings (defaults suit a 640x480 robot camera at 30 Hz).
 
     Attributes:
-        detector: 'haar' (bundled) or 'yunet' (needs `yunet_model`).
+        detector: 'blazeface_full' / 'blazeface_short' (the real-face front end: BlazeFace
+            + tracked 468-point mesh; Haar when its model files are missing), 'haar'
+            (bundled with OpenCV) or 'yunet' (needs `yunet_model`).
         cascade: Haar cascade file name inside cv2.data.haarcascades, or a path.
         yunet_model: path to a YuNet .onnx file (used when detector == 'yunet').
         detect_width: images wider than this are downscaled before detection and tracking.
@@ -61,10 +69,20 @@ class FaceConfig:
         target: 'largest' face, or keep the 'tracked' one while it is visible.
         track_min_score: normalised cross-correlation below which the track is lost.
         smoothing: One-Euro parameters for the output box.
+        models_dir: folder searched first for the front end's model files ('' = the
+            `st-f2m models install` locations).
+        min_face_px, max_abs_yaw, max_abs_pitch: front end quality: a smaller face (longer
+            side of the landmark box, pixels) or a larger head turn (degrees) is low quality.
+        occluded_face: 'abstain' (a frame with mouth or nose covered is low quality) or
+            'mark' (decide anyway; the covered components are reported unreliable).
+        box_scale, box_shift: the front end's landmark box made Haar-like (what the pixel
+            checkpoint was trained on): square side = box_scale x the longer side, centre
+            moved down by box_shift x that side (negative: up). Measured on synthetic frames
+            against the generator's face boxes (README, Reliability).
 
     """
 
-    detector: str = 'haar'
+    detector: str = 'blazeface_full'
     cascade: str = 'haarcascade_frontalface_default.xml'
     yunet_model: str = ''
     detect_width: int = 320
@@ -78,11 +96,38 @@ class FaceConfig:
     target: str = 'tracked'
     track_min_score: float = 0.6
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
+    models_dir: str = ''
+    min_face_px: float = 64.0
+    max_abs_yaw: float = 45.0
+    max_abs_pitch: float = 35.0
+    occluded_face: str = 'abstain'
+    box_scale: float = 1.25
+    box_shift: float = -0.075
+
+    @property
+    def frontend(self) -> bool:
+        """Whether the real-face front end (a BlazeFace variant) is asked for."""
+        return self.detector in BLAZEFACE
 
     def validate(self) -> None:
         """Raise ConfigError naming the bad field."""
-        if self.detector not in ('haar', 'yunet'):
-            raise ConfigError(f'face detector must be "haar" or "yunet", got {self.detector!r}')
+        if self.detector not in DETECTORS:
+            raise ConfigError(
+                f'face detector must be one of {", ".join(DETECTORS)}, got {self.detector!r}'
+            )
+        if self.occluded_face not in OCCLUDED_FACE:
+            raise ConfigError(f'occluded_face must be abstain or mark, got {self.occluded_face!r}')
+        if not (
+            self.min_face_px >= 0
+            and 0 < self.max_abs_yaw <= 90
+            and 0 < self.max_abs_pitch <= 90
+            and 0.5 <= self.box_scale <= 3
+            and abs(self.box_shift) <= 1
+        ):
+            raise ConfigError(
+                'face config: min_face_px >= 0, 0 < max_abs_yaw, max_abs_pitch <= 90, '
+                '0.5 <= box_scale <= 3 and |box_shift| <= 1'
+            )
         if self.target not in TARGET_MODES:
             raise ConfigError(f'face target must be one of {TARGET_MODES}, got {self.target!r}')
         if (
@@ -181,7 +226,9 @@ class FaceObservation:
     """What the tracker reports for one frame.
 
     `box` is the smoothed target box in image pixels (None when no face); `detected` says whether
-    the detector ran on this frame; `num_faces` counts faces at the last detection.
+    the detector ran on this frame; `num_faces` counts faces at the last detection. With the
+    real-face front end, `box` is its Haar-like crop box and `frontend` its
+    `face_frontend.FaceObservation` (mesh, pose, components, reliable mask, quality, timings).
     """
 
     stamp: float
@@ -189,6 +236,7 @@ class FaceObservation:
     detected: bool
     num_faces: int
     score: float
+    frontend: Any = None
 
     @property
     def found(self) -> bool:

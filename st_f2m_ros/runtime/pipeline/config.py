@@ -41,6 +41,10 @@ class PipelineConfig:
         max_transcript_rate: transcripts per second (by stamp) beyond which they are skipped
             as a flood (each costs a sentence-encoder run).
         stamps: which frame stamps are believed (runtime/pipeline/timeline.py).
+        max_low_quality_fraction: with the real-face front end, a window where more than this
+            share of the frames with a face are low quality (face.FaceConfig: too small,
+            turned away, covered) abstains (LOW_CONFIDENCE with the reason).
+        face: detector (`face_detector`), tracking and face-quality settings.
 
     """
 
@@ -54,6 +58,7 @@ class PipelineConfig:
     stale_timeout: float = 1.0
     cache_capacity: int = 512
     max_transcript_rate: float = 10.0
+    max_low_quality_fraction: float = 0.5
     face: FaceConfig = field(default_factory=FaceConfig)
     transcripts: TranscriptConfig = field(default_factory=TranscriptConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
@@ -66,6 +71,10 @@ class PipelineConfig:
             raise ConfigError(f'window_length must be > 0 s, got {self.window_length}')
         if not 0 <= self.min_face_fraction <= 1:
             raise ConfigError(f'min_face_fraction must be in [0, 1], got {self.min_face_fraction}')
+        if not 0 <= self.max_low_quality_fraction <= 1:
+            raise ConfigError(
+                f'max_low_quality_fraction must be in [0, 1], got {self.max_low_quality_fraction}'
+            )
         if not self.stale_timeout > 0:
             raise ConfigError(f'stale_timeout must be > 0 s, got {self.stale_timeout}')
         if not self.max_transcript_rate > 0:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,11 +34,16 @@ from st_f2m_ros.errors import PerceptionError
 
 @dataclass
 class FrameRecord:
-    """One camera frame reduced to its face crop (None without a face) and cached feature."""
+    """One camera frame reduced to its face crop (None without a face) and cached feature.
+
+    `measured` is the real-face front end's FrameFace (runtime/pipeline/face_window.py), None
+    with the Haar detector.
+    """
 
     stamp: float
     crop: np.ndarray | None
     feature: np.ndarray | None = None
+    measured: Any = None
 
     @property
     def face(self) -> bool:
@@ -65,13 +71,13 @@ class FeatureCache:
         self._frames.clear()
         self._stamps.clear()
 
-    def add(self, stamp: float, crop: np.ndarray | None) -> None:
+    def add(self, stamp: float, crop: np.ndarray | None, measured: Any = None) -> None:
         """Append a frame; stamps must increase (the pipeline drops out-of-order ones first)."""
         if self._stamps and stamp <= self._stamps[-1]:
             raise PerceptionError(
                 f'frame stamp {stamp} is not after the last one {self._stamps[-1]}'
             )
-        self._frames.append(FrameRecord(stamp, crop))
+        self._frames.append(FrameRecord(stamp, crop, None, measured))
         self._stamps.append(stamp)
         while len(self._frames) > self.capacity or stamp - self._stamps[0] > self.horizon:
             self._frames.popleft()

@@ -13,7 +13,7 @@
 # limitations under the License.
 """The ROS-free perception loop: frames and transcripts in, EmotionSequence results out.
 
-    frame fields -> stamp gate -> decode (size checked first) -> face track -> crop
+    frame fields -> stamp gate -> decode (size checked first) -> face stage -> crop
         -> feature cache -> window scheduler (stamps) -> recognizer -> post-processing
     transcript -> transcript buffer (by time) ------------------^
 
@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from st_f2m_ros.errors import PerceptionError, StF2MError
+from st_f2m_ros.errors import ConfigError, PerceptionError, StF2MError
 from st_f2m_ros.perception.crop import crop_face
-from st_f2m_ros.perception.face import FaceTracker
+from st_f2m_ros.perception.face_stage import FaceStage
 from st_f2m_ros.perception.image_convert import (
     ImageError,
     compressed_to_bgr,
@@ -49,6 +49,7 @@ from st_f2m_ros.perception.image_convert import (
 )
 from st_f2m_ros.runtime.inference.recognizer import Recognizer
 from st_f2m_ros.runtime.pipeline.config import PipelineConfig
+from st_f2m_ros.runtime.pipeline.face_window import frame_face
 from st_f2m_ros.runtime.pipeline.feature_cache import FeatureCache
 from st_f2m_ros.runtime.pipeline.postprocess import TemporalPostprocessor
 from st_f2m_ros.runtime.pipeline.results import (
@@ -71,6 +72,9 @@ from st_f2m_ros.runtime.pipeline.windows import WindowConfig, WindowScheduler
 __all__ = ['FrameOutcome', 'PerceptionPipeline', 'PipelineConfig']
 
 _log = logging.getLogger(__name__)
+LIVE_FACE_FIELDS = frozenset(
+    {'detect_every', 'target', 'min_face_px', 'max_abs_yaw', 'max_abs_pitch', 'occluded_face'}
+)
 
 
 class PerceptionPipeline:
@@ -87,11 +91,13 @@ class PerceptionPipeline:
             length=length, hop=min(c.window_hop, length), frames=b.window, max_gap=c.max_gap
         )
         self.scheduler = WindowScheduler(self.windows)
-        self.tracker = FaceTracker(c.face)
+        self.tracker = FaceStage(c.face)  # BlazeFace front end, or Haar (also its fallback)
         self.cache = FeatureCache(c.cache_capacity, horizon=max(4 * length, 2.0))
         self.transcripts = TranscriptBuffer(c.transcripts)
         self.post = TemporalPostprocessor(c.postprocess, len(b.class_labels))
         self.stats = PerceptionStats()
+        self.stats.face_detector = self.tracker.active  # 'haar' also when the fallback is taken
+        self.stats.face_fallback = c.face.detector if self.tracker.fallback else ''
         self.gate = StampGate(c.stamps)
         self.clock = InputClock()
         self.errors: dict[str, str] = {}  # last message per skip cause (no patient data)
@@ -123,17 +129,23 @@ class PerceptionPipeline:
 
     # -- live settings ------------------------------------------------------------------------
     def set_subject(self, subject: str) -> None:
-        """Results carry `subject` from the next one on (thread-safe: the node switches it)."""
+        """Results carry `subject` from the next one on (thread-safe: the node switches it).
+
+        Another person also means another neutral face: the front end learns it afresh.
+        """
         with self._lock:
+            if str(subject) != self.config.subject_id:
+                self.tracker.new_person()
             self.config.subject_id = str(subject)
 
-    def update_face(self, detect_every: int | None = None, target: str | None = None) -> None:
-        """Apply live face-tracker settings; raises ConfigError (nothing changed) when invalid."""
-        changes: dict[str, Any] = {}
-        if detect_every is not None:
-            changes['detect_every'] = int(detect_every)
-        if target is not None:
-            changes['target'] = str(target)
+    def update_face(self, **changes: Any) -> None:
+        """Apply live face settings (FaceConfig fields: detect_every, target, min_face_px,
+        max_abs_yaw, max_abs_pitch, occluded_face); raises ConfigError (nothing changed) when
+        invalid. The detector itself is read at start-up."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(changes) - LIVE_FACE_FIELDS
+        if unknown:
+            raise ConfigError(f'face settings not changeable at run time: {sorted(unknown)}')
         if not changes:
             return
         with self._lock:
@@ -233,7 +245,7 @@ class PerceptionPipeline:
         crop = None
         if obs.box is not None:
             crop = crop_face(bgr, obs.box, self.recognizer.backend.crop_size)
-        self.cache.add(stamp, crop)
+        self.cache.add(stamp, crop, frame_face(obs, self.tracker.config))
         self._last_input = stamp
         self._stale_reported_at = None
         behind = self.scheduler.skipped['behind']
@@ -251,7 +263,7 @@ class PerceptionPipeline:
             out.result = self._result(window.end, states, model_id, latency, out.frame_id)
             self.stats.window(latency)
         self.stats.encoded = self.cache.encoded
-        self.stats.frame(obs.found, time.perf_counter() - t0)
+        self.stats.frame(obs.found, time.perf_counter() - t0, face=obs.frontend)
 
     def _encode_ahead(self, prev: float, stamp: float) -> None:
         """Encode a frame as soon as it is known to be the nearest to a sampling grid time.

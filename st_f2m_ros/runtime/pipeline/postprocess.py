@@ -27,8 +27,10 @@ segments of varying length):
 4. a new decision replaces the current one only after it persisted for `min_segment`
    seconds; the new segment is then back-dated to when it first appeared, so segment timing
    stays accurate; consecutive windows with the same decision are merged into one state;
-5. missing faces (STATUS_NO_FACE) and silent input (STATUS_STALE) take effect at once:
-   the last emotion is never repeated for a person who is no longer seen.
+5. missing faces (STATUS_NO_FACE), silent input (STATUS_STALE) and windows abstained for
+   face quality (STATUS_LOW_CONFIDENCE with a reason: face too small, turned away, covered)
+   take effect at once: the last emotion is never repeated for a person who is no longer
+   seen, or no longer seen well enough.
 """
 
 from __future__ import annotations
@@ -79,7 +81,11 @@ class PostprocessConfig:
 
 @dataclass(frozen=True)
 class WindowDecisionInput:
-    """One classified window: smoothed later; `probs` None means no face in the window."""
+    """One classified window: smoothed later; `probs` None means no face in the window.
+
+    `abstain` names a face-quality reason: the window is LOW_CONFIDENCE at once, unclassified.
+    `reliable` / `measured`: the component mask and source (EmotionStateResult).
+    """
 
     start: float
     end: float
@@ -87,6 +93,9 @@ class WindowDecisionInput:
     components: np.ndarray | None = None
     intensity: float = 0.0
     modalities: int = 0
+    reliable: np.ndarray | None = None
+    measured: bool = False
+    abstain: str | None = None
 
 
 Key = tuple[int, int]  # (status, class id); class id -1 for undecided states
@@ -132,6 +141,12 @@ class TemporalPostprocessor:
     def update(self, window: WindowDecisionInput) -> list[EmotionStateResult]:
         """Add a window; return the sequence of states (oldest first) ending with the current."""
         c = self.config
+        if window.abstain is not None:
+            self._ema = None
+            state = EmotionStateResult.undecided(
+                window.start, window.end, STATUS_LOW_CONFIDENCE, self.num_classes, window.abstain
+            )
+            return self._advance((STATUS_LOW_CONFIDENCE, -1), state, window.end, immediate=True)
         if window.probs is None:
             self._ema = None
             key: Key = (STATUS_NO_FACE, -1)
@@ -152,6 +167,7 @@ class TemporalPostprocessor:
             state = EmotionStateResult.decided(
                 window.start, window.end, best, ema.astype(np.float32), comps,
                 window.intensity, window.modalities, status=key[0],
+                reliable=window.reliable, measured=window.measured,
             )  # fmt: skip
         return self._advance(key, state, window.end)
 
@@ -172,7 +188,7 @@ class TemporalPostprocessor:
         return self._advance((STATUS_STALE, -1), state, now)
 
     def _advance(
-        self, key: Key, state: EmotionStateResult, end: float
+        self, key: Key, state: EmotionStateResult, end: float, immediate: bool = False
     ) -> list[EmotionStateResult]:
         c = self.config
         last_end = self._last_end if self._last_end is not None else state.start
@@ -185,8 +201,9 @@ class TemporalPostprocessor:
         else:
             if key != self._pending:
                 self._pending, self._pending_since = key, min(last_end, end)
-            if key[0] in _IMMEDIATE or end - self._pending_since >= c.min_segment:
-                since = self._pending_since if key[0] not in _IMMEDIATE else state.start
+            now = immediate or key[0] in _IMMEDIATE
+            if now or end - self._pending_since >= c.min_segment:
+                since = self._pending_since if not now else state.start
                 since = max(since, self._current.start)
                 self._close(since)
                 self._open(key, state, since)

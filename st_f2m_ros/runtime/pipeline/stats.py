@@ -62,6 +62,23 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return float(p50), float(p95)
 
 
+def _face_keys(faces: np.ndarray) -> dict[str, float]:
+    """Front-end keys from rolling rows (face px, occluded, |yaw|, detect ms, mesh ms, tracked)."""
+    detect = faces[:, 3][np.isfinite(faces[:, 3])]
+    d50, d95 = np.percentile(detect, [50, 95]) if len(detect) else (0.0, 0.0)
+    m50, m95 = np.percentile(faces[:, 4], [50, 95])
+    return {
+        'face_size_p50_px': float(np.median(faces[:, 0])),
+        'face_occluded_share': float(faces[:, 1].mean()),
+        'face_abs_yaw_p50_deg': float(np.median(faces[:, 2])),
+        'frontend_detect_p50_ms': float(d50),
+        'frontend_detect_p95_ms': float(d95),
+        'frontend_mesh_p50_ms': float(m50),
+        'frontend_mesh_p95_ms': float(m95),
+        'frontend_tracked_share': float(faces[:, 5].mean()),
+    }
+
+
 class PerceptionStats:
     """Counters since start plus rolling rates over the last `horizon` seconds (thread-safe).
 
@@ -70,7 +87,9 @@ class PerceptionStats:
     camera `gaps` and timeline `restarts` (runtime/pipeline/timeline.py), `skipped` inputs by
     named cause. Rolling: processed frames (for fps and face rate), frame
     latency (one frame through the pipeline) and window latency (the frame that completed a
-    window, classification included: the `processing_latency` of a published result).
+    window, classification included: the `processing_latency` of a published result). With
+    the real-face front end also its per-frame face quality and stage timings (rolling), and
+    windows `abstained` by face-quality reason (totals).
     """
 
     def __init__(self, horizon: float = 10.0, min_fps_warn: float = 5.0) -> None:
@@ -79,7 +98,12 @@ class PerceptionStats:
         self.frames = self.processed = self.faces = self.windows = 0
         self.stale = self.transcripts = self.encoded = self.restarts = self.gaps = 0
         self.skipped: Counter[str] = Counter()
+        self.abstained: Counter[str] = Counter()
+        self.face_detector = ''
+        self.face_fallback = ''  # the detector asked for when its model files were missing
         self._frames: deque[tuple[float, bool, float]] = deque()
+        # (time, face px, occluded, |yaw|, detect ms or nan, mesh ms, tracked)
+        self._faces: deque[tuple[float, float, bool, float, float, float, bool]] = deque()
         self._windows: deque[tuple[float, float]] = deque()
         self._lock = threading.Lock()
 
@@ -89,14 +113,31 @@ class PerceptionStats:
         with self._lock:
             self.frames += 1
 
-    def frame(self, face_found: bool, latency: float, now: float | None = None) -> None:
-        """Count one processed frame and its latency in seconds."""
+    def frame(
+        self, face_found: bool, latency: float, now: float | None = None, face: Any = None
+    ) -> None:
+        """Count one processed frame and its latency in seconds.
+
+        `face`: the front end's FaceObservation of the frame (quality and timings), if any.
+        """
         now = time.monotonic() if now is None else float(now)
         with self._lock:
             self.processed += 1
             self.faces += bool(face_found)
             self._frames.append((now, bool(face_found), float(latency)))
+            if face is not None:
+                q, t = face.quality, face.timings_ms
+                self._faces.append((
+                    now, float(q.face_size_px), bool(q.occluded), abs(float(q.yaw)),
+                    float('nan') if face.tracked else float(t.get('detect', 0.0)),
+                    float(t.get('mesh', 0.0)), bool(face.tracked),
+                ))  # fmt: skip
             self._trim(now)
+
+    def abstain(self, reason: str) -> None:
+        """Count one window abstained for face quality (`reason`: face_small, yaw, ...)."""
+        with self._lock:
+            self.abstained[reason] += 1
 
     def window(self, latency: float, now: float | None = None) -> None:
         """Count one classified window and its latency in seconds."""
@@ -121,12 +162,15 @@ class PerceptionStats:
         with self._lock:
             self._frames.clear()
             self._windows.clear()
+            self._faces.clear()
 
     def _trim(self, now: float) -> None:
         while self._frames and now - self._frames[0][0] > self.horizon:
             self._frames.popleft()
         while self._windows and now - self._windows[0][0] > self.horizon:
             self._windows.popleft()
+        while self._faces and now - self._faces[0][0] > self.horizon:
+            self._faces.popleft()
 
     # -- readers (diagnostics, summaries) ---------------------------------------------------
     def frame_skips(self) -> int:
@@ -169,6 +213,8 @@ class PerceptionStats:
                 'frames_encoded': self.encoded,
             }
             skipped = dict(sorted(self.skipped.items()))
+            abstained = dict(sorted(self.abstained.items()))
+            faces = np.asarray([f[1:] for f in self._faces], dtype=np.float64).reshape(-1, 6)
         fps = 0.0
         if len(frames) >= 2 and frames[-1][0] > frames[0][0]:
             fps = (len(frames) - 1) / (frames[-1][0] - frames[0][0])
@@ -186,6 +232,13 @@ class PerceptionStats:
             'skipped_total': sum(skipped.values()),
         }
         out.update({f'skipped_{k}': v for k, v in skipped.items()})
+        if self.face_detector:
+            out['face_detector'] = self.face_detector
+        if self.face_fallback:
+            out['face_detector_requested'] = self.face_fallback
+        if len(faces):
+            out.update(_face_keys(faces))
+        out.update({f'abstained_{k}': v for k, v in abstained.items()})
         return out
 
     def reports(

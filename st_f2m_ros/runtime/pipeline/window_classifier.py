@@ -16,7 +16,9 @@
 Split from pipeline.py by concern: the pipeline decides *when* a window is due (stamps,
 gaps, staleness); this module decides *what* it says: the frames sampled on its grid (a frame
 without a face borrows the nearest one with a face), the transcript embedding of its span,
-the model, then the post-processor's states. Called with the pipeline's lock held.
+the model, then the post-processor's states. With the real-face front end a window of mostly
+low-quality frames is abstained without running the model, and the state carries the measured
+components (runtime/pipeline/face_window.py). Called with the pipeline's lock held.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from st_f2m_ros.runtime.pipeline.face_window import window_face
 from st_f2m_ros.runtime.pipeline.postprocess import WindowDecisionInput
 from st_f2m_ros.runtime.pipeline.results import EmotionStateResult
 from st_f2m_ros.runtime.pipeline.windows import Window
@@ -43,8 +46,13 @@ def classify_window(pipe: Any, window: Window) -> tuple[list[EmotionStateResult]
     have = [i for i, r in enumerate(records) if r is not None]
     model_id = rec.model_id
     nonfinite = False
+    distinct = list({id(r): r for r in records if r is not None}.values())
+    face = window_face([r.measured for r in distinct], c.max_low_quality_fraction)
     if not have or len(have) < c.min_face_fraction * len(records):
         decision = WindowDecisionInput(window.start, window.end, None)
+    elif face.abstain is not None:
+        pipe.stats.abstain(face.abstain)
+        decision = WindowDecisionInput(window.start, window.end, None, abstain=face.abstain)
     else:
         filled = [r if r is not None else records[min(have, key=lambda k, i=i: abs(k - i))]
                   for i, r in enumerate(records)]  # fmt: skip
@@ -61,8 +69,10 @@ def classify_window(pipe: Any, window: Window) -> tuple[list[EmotionStateResult]
         probs = scores.probs[0]
         nonfinite = not bool(np.all(np.isfinite(probs)))
         mods = MODALITY_VISION | (MODALITY_TEXT if has_text else 0)
+        measured = face.components is not None
         decision = WindowDecisionInput(
-            window.start, window.end, probs, scores.components[0],
-            float(np.nan_to_num(scores.intensity[0])), mods,
+            window.start, window.end, probs,
+            face.components if measured else scores.components[0],
+            float(np.nan_to_num(scores.intensity[0])), mods, face.reliable, measured,
         )  # fmt: skip
     return pipe.post.update(decision), model_id, nonfinite
