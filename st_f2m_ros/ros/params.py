@@ -36,6 +36,8 @@ from st_f2m_ros.runtime.subjects import subject_id_problem
 BACKENDS = ('torch', 'onnx', 'tensorrt')
 TRANSCRIPT_TYPES = ('string', 'transcript', 'live_speech', 'none')
 FACE_TARGETS = ('largest', 'tracked')
+FACE_DETECTORS = ('blazeface_full', 'blazeface_short', 'haar')
+OCCLUDED_FACE = ('abstain', 'mark')
 DEVICE_RE = re.compile(r'^(cpu|cuda(:\d+)?)$')
 # Parameters rclpy declares on every node itself (Jazzy and later add the second one).
 RCLPY_PARAMS = frozenset({'use_sim_time', 'start_type_description_service'})
@@ -144,14 +146,72 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
         60.0,
     ),
     ParamSpec(
+        'face_detector',
+        'blazeface_full',
+        'Face stage: blazeface_full (real-face front end: BlazeFace full-range + tracked '
+        '468-point mesh, measured components and face quality), blazeface_short (short-range '
+        'BlazeFace, faces within about 2 m) or haar (OpenCV). BlazeFace falls back to haar '
+        'with one warning when its model files are missing (st-f2m models install).',
+        choices=FACE_DETECTORS,
+        read_only=True,
+    ),
+    ParamSpec(
+        'models_dir',
+        '',
+        'Folder searched first for the real-face model files (empty = where st-f2m models '
+        'install puts them).',
+        read_only=True,
+    ),
+    ParamSpec(
         'face_detect_every',
         5,
-        'Run the face detector at least every N frames (tracking in between).',
+        'Haar only: run the face detector at least every N frames (tracking in between).',
         1,
         120,
     ),
     ParamSpec(
-        'face_target', 'tracked', 'Which face to follow: largest or tracked.', choices=FACE_TARGETS
+        'face_target',
+        'tracked',
+        'Haar only: which face to follow, largest or tracked (BlazeFace follows the largest '
+        'face found when it detects).',
+        choices=FACE_TARGETS,
+    ),
+    ParamSpec(
+        'min_face_px',
+        64.0,
+        'BlazeFace: a face smaller than this (longer side of its landmarks, pixels) is low '
+        'quality.',
+        0.0,
+        2048.0,
+    ),
+    ParamSpec(
+        'max_abs_yaw',
+        45.0,
+        'BlazeFace: a head turned further than this (degrees, left or right) is low quality.',
+        1.0,
+        90.0,
+    ),
+    ParamSpec(
+        'max_abs_pitch',
+        35.0,
+        'BlazeFace: a head tilted further than this (degrees, up or down) is low quality.',
+        1.0,
+        90.0,
+    ),
+    ParamSpec(
+        'occluded_face',
+        'abstain',
+        'BlazeFace: a frame with mouth or nose covered (mask, hand) is low quality (abstain) '
+        'or is decided with the covered components marked unreliable (mark).',
+        choices=OCCLUDED_FACE,
+    ),
+    ParamSpec(
+        'max_low_quality_fraction',
+        0.5,
+        'BlazeFace: a window with more than this share of low-quality face frames abstains '
+        '(LOW_CONFIDENCE; reason in /diagnostics abstained_<reason>).',
+        0.0,
+        1.0,
     ),
     ParamSpec(
         'adaptation_store',

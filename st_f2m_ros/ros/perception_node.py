@@ -256,8 +256,11 @@ class PerceptionNode(Node):
             return
         self._publish(res)
         if out.image is not None:
-            box = out.observation.box if out.observation is not None else None
-            img = draw_debug(out.image, box, res.current, self.session.manager.state)
+            obs = out.observation
+            box = obs.box if obs is not None else None
+            front = getattr(obs, 'frontend', None)
+            mesh = front.landmarks if front is not None else None
+            img = draw_debug(out.image, box, res.current, self.session.manager.state, mesh)
             self.debug_pub.publish(conv.bgr_to_image_msg(self.kit, img, res.stamp, res.frame_id))
 
     def _publish(self, res: Any) -> None:

@@ -51,6 +51,10 @@ def adaptation_settings(
     )
 
 
+# The node's face_detector default (ros/params.py, config/perception.yaml).
+DEFAULT_FACE_DETECTOR = 'blazeface_full'
+
+
 def pipeline_config(values: Mapping[str, Any], subject: str, frame_id: str = '') -> Any:
     """runtime.pipeline.PipelineConfig from node parameters."""
     from st_f2m_ros.perception.face import FaceConfig
@@ -62,9 +66,16 @@ def pipeline_config(values: Mapping[str, Any], subject: str, frame_id: str = '')
         frame_id=frame_id,
         window_hop=float(values.get('window_hop', 0.25)),
         stale_timeout=float(values.get('stale_timeout', 1.0)),
+        max_low_quality_fraction=float(values.get('max_low_quality_fraction', 0.5)),
         face=FaceConfig(
+            detector=str(values.get('face_detector', DEFAULT_FACE_DETECTOR)),
+            models_dir=str(values.get('models_dir', '') or ''),
             detect_every=int(values.get('face_detect_every', 5)),
             target=str(values.get('face_target', 'tracked')),
+            min_face_px=float(values.get('min_face_px', 64.0)),
+            max_abs_yaw=float(values.get('max_abs_yaw', 45.0)),
+            max_abs_pitch=float(values.get('max_abs_pitch', 35.0)),
+            occluded_face=str(values.get('occluded_face', 'abstain')),
         ),
         postprocess=PostprocessConfig(
             confidence_threshold=float(values.get('min_confidence', 0.45)),
@@ -81,8 +92,15 @@ LIVE_POSTPROCESS = {
     'min_segment': 'min_segment',
     'history': 'history',
 }
-LIVE_PIPELINE = ('stale_timeout',)
-LIVE_FACE = {'face_detect_every': 'detect_every', 'face_target': 'target'}
+LIVE_PIPELINE = ('stale_timeout', 'max_low_quality_fraction')
+LIVE_FACE = {
+    'face_detect_every': 'detect_every',
+    'face_target': 'target',
+    'min_face_px': 'min_face_px',
+    'max_abs_yaw': 'max_abs_yaw',
+    'max_abs_pitch': 'max_abs_pitch',
+    'occluded_face': 'occluded_face',
+}
 LIVE_ADAPTATION = (
     'max_clip_bytes',
     'max_clips',
@@ -121,6 +139,8 @@ def apply_live_params(session: Session, changes: Mapping[str, Any]) -> list[str]
         pipeline.post.config = new_post
     if 'stale_timeout' in changes:
         pipeline.config.stale_timeout = float(changes['stale_timeout'])
+    if 'max_low_quality_fraction' in changes:
+        pipeline.config.max_low_quality_fraction = float(changes['max_low_quality_fraction'])
     return [k for k in changes if k in LIVE_SESSION]
 
 

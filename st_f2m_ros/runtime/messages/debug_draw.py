@@ -14,9 +14,10 @@
 """The annotated debug image (/emotion/debug_image): what a person watches in rqt or Foxglove.
 
 Face box, current emotion and intensity, a confidence bar and the adaptation state, drawn
-on a copy of the frame with OpenCV. Abstaining states are drawn grey with their reason, so an
-observer can tell "neutral" from "no decision". Off by default in the node: it costs time and
-the image shows the patient.
+on a copy of the frame with OpenCV; with the real-face front end also its 468-point mesh as
+dots (so an observer sees whether the landmarks sit on the face). Abstaining states are drawn
+grey with their reason, so an observer can tell "neutral" from "no decision". Off by default
+in the node: it costs time and the image shows the patient.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ EMOTION_COLOURS = {
     'surprise': (40, 200, 230),
 }
 GREY = (150, 150, 150)
+MESH_COLOUR = (80, 255, 255)  # light yellow dots: visible on skin and on a mask
 
 
 def label_of(state: Any) -> tuple[str, tuple[int, int, int]]:
@@ -59,11 +61,19 @@ def draw_debug(
     box: tuple[float, float, float, float] | None,
     state: Any,
     adaptation: str,
+    landmarks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return an annotated copy of `bgr` (uint8 [H, W, 3]); the input is not modified."""
+    """Return an annotated copy of `bgr` (uint8 [H, W, 3]); the input is not modified.
+
+    `landmarks`: the front end's mesh [N, 2+] in image pixels, drawn as dots.
+    """
     out = np.ascontiguousarray(bgr).copy()
     h, w = out.shape[:2]
     text, colour = label_of(state)
+    if landmarks is not None:
+        pts = np.round(np.asarray(landmarks)[:, :2]).astype(np.int64)
+        keep = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        out[pts[keep, 1], pts[keep, 0]] = MESH_COLOUR
     scale = max(0.4, min(1.0, w / 800.0))
     thick = 1 if w < 480 else 2
     if box is not None:
