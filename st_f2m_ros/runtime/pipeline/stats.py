@@ -37,6 +37,7 @@ __all__ = ['InputClock', 'OncePerCause', 'PerceptionStats']
 
 # Skip causes that are not camera frames: every other cause counts one dropped frame.
 FRAME_EXCLUDED = ('transcript_', 'window_')
+DETECT_RUNS = 100  # front-end detector times kept for frontend_detect_p50_ms / p95
 
 
 class OncePerCause:
@@ -62,11 +63,11 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return float(p50), float(p95)
 
 
-def _face_keys(faces: np.ndarray) -> dict[str, float]:
-    """Front-end keys from rolling rows (face px, occluded, |yaw|, detect ms, mesh ms, tracked)."""
-    detect = faces[:, 3][np.isfinite(faces[:, 3])]
+def _face_keys(faces: np.ndarray, detect: np.ndarray) -> dict[str, float]:
+    """Front-end keys from rolling rows (face px, occluded, |yaw|, mesh ms, tracked) and the
+    last detector run times (ms)."""
     d50, d95 = np.percentile(detect, [50, 95]) if len(detect) else (0.0, 0.0)
-    m50, m95 = np.percentile(faces[:, 4], [50, 95])
+    m50, m95 = np.percentile(faces[:, 3], [50, 95])
     return {
         'face_size_p50_px': float(np.median(faces[:, 0])),
         'face_occluded_share': float(faces[:, 1].mean()),
@@ -75,7 +76,7 @@ def _face_keys(faces: np.ndarray) -> dict[str, float]:
         'frontend_detect_p95_ms': float(d95),
         'frontend_mesh_p50_ms': float(m50),
         'frontend_mesh_p95_ms': float(m95),
-        'frontend_tracked_share': float(faces[:, 5].mean()),
+        'frontend_tracked_share': float(faces[:, 4].mean()),
     }
 
 
@@ -102,8 +103,10 @@ class PerceptionStats:
         self.face_detector = ''
         self.face_fallback = ''  # the detector asked for when its model files were missing
         self._frames: deque[tuple[float, bool, float]] = deque()
-        # (time, face px, occluded, |yaw|, detect ms or nan, mesh ms, tracked)
-        self._faces: deque[tuple[float, float, bool, float, float, float, bool]] = deque()
+        # (time, face px, occluded, |yaw|, mesh ms, tracked); detector runs are rare while the
+        # mesh follows the face, so their times are the last DETECT_RUNS runs, whenever.
+        self._faces: deque[tuple[float, float, bool, float, float, bool]] = deque()
+        self._detect_ms: deque[float] = deque(maxlen=DETECT_RUNS)
         self._windows: deque[tuple[float, float]] = deque()
         self._lock = threading.Lock()
 
@@ -129,9 +132,10 @@ class PerceptionStats:
                 q, t = face.quality, face.timings_ms
                 self._faces.append((
                     now, float(q.face_size_px), bool(q.occluded), abs(float(q.yaw)),
-                    float('nan') if face.tracked else float(t.get('detect', 0.0)),
                     float(t.get('mesh', 0.0)), bool(face.tracked),
                 ))  # fmt: skip
+                if not face.tracked:
+                    self._detect_ms.append(float(t.get('detect', 0.0)))
             self._trim(now)
 
     def abstain(self, reason: str) -> None:
@@ -214,7 +218,8 @@ class PerceptionStats:
             }
             skipped = dict(sorted(self.skipped.items()))
             abstained = dict(sorted(self.abstained.items()))
-            faces = np.asarray([f[1:] for f in self._faces], dtype=np.float64).reshape(-1, 6)
+            faces = np.asarray([f[1:] for f in self._faces], dtype=np.float64).reshape(-1, 5)
+            detect = np.asarray(self._detect_ms, dtype=np.float64)
         fps = 0.0
         if len(frames) >= 2 and frames[-1][0] > frames[0][0]:
             fps = (len(frames) - 1) / (frames[-1][0] - frames[0][0])
@@ -237,7 +242,7 @@ class PerceptionStats:
         if self.face_fallback:
             out['face_detector_requested'] = self.face_fallback
         if len(faces):
-            out.update(_face_keys(faces))
+            out.update(_face_keys(faces, detect))
         out.update({f'abstained_{k}': v for k, v in abstained.items()})
         return out
 
