@@ -200,3 +200,18 @@ def test_onnx_export_of_encode_frames(tmp_path: Path, model: STF2MModel) -> None
         ref = model.encode_frames(crops).numpy()
     assert onnx_feats.shape == ref.shape
     assert np.abs(onnx_feats - ref).max() < 1e-4
+
+
+def test_committed_realface_checkpoint(fer_net) -> None:
+    from safetensors import safe_open
+
+    path = DEFAULT_CHECKPOINT.parent / 'st_f2m_realface.safetensors'
+    with safe_open(str(path), framework='pt') as f:
+        assert not any(k.startswith('backbone.') for k in f.keys())
+    assert path.stat().st_size < 2_000_000
+    meta = read_metadata(path)
+    assert meta['val_subjects'] == read_metadata(DEFAULT_CHECKPOINT)['val_subjects']
+    model = load_checkpoint(path)
+    assert model.config.backbone == 'fer_mini_xception' and model.frozen_backbone
+    with torch.inference_mode():
+        assert model.encode_frames(np.zeros((1, 96, 96, 3), np.uint8)).shape == (1, 9, 64)
