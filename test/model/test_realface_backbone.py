@@ -125,6 +125,18 @@ def test_frozen(fer_net, faces: np.ndarray) -> None:
     assert trainable == ['region_proj.bias', 'region_proj.weight']
 
 
+def test_to_moves_the_hidden_net(fer_net, faces: np.ndarray) -> None:
+    """`.to()` must reach the net held outside the module tree (a dtype change shows it)."""
+    m = STF2MModel(STF2MConfig(**FER)).eval()
+    with torch.inference_mode():
+        ref = m.encode_frames(faces)
+        m.double()
+        assert m.backbone.frozen.layers['conv2d_1'][0].weight.dtype == torch.float64
+        out = m.encode_frames(faces)
+    # float64 may round a grey level the other way (the .5 cases): close, not identical
+    assert out.dtype == torch.float64 and (out.float() - ref).abs().max() < 0.01
+
+
 def test_state_dict_excludes_fer_weights(model: STF2MModel) -> None:
     keys = list(model.state_dict())
     assert not any(k.startswith('backbone.') for k in keys)
