@@ -113,7 +113,9 @@ def test_each_component_moves_its_part_of_the_face() -> None:
     def dark(img: np.ndarray) -> int:
         return int(roi(img.max(axis=2) < 60, -0.4, 0.4, 0.4, 1.0).sum())
 
-    def lips(img: np.ndarray, x0: float = 0.1, x1: float = 0.35) -> np.ndarray:
+    half = s.mouth_w / 2  # the lips' outer part on each side: where a corner moves them
+
+    def lips(img: np.ndarray, x0: float = 0.6 * half, x1: float = half + 0.1) -> np.ndarray:
         return roi(mask(img, s.lips), x0, x1, 0.3, 1.0)
 
     def brow(img: np.ndarray, x0: float = 0.05, x1: float = 0.8) -> np.ndarray:
@@ -141,8 +143,8 @@ def test_each_component_moves_its_part_of_the_face() -> None:
     assert centroid_y(lips(render(left_mouth_corner=1.0))) < centroid_y(lips(neutral)) - 2
     assert centroid_y(lips(render(left_mouth_corner=-1.0))) > centroid_y(lips(neutral)) + 2
     assert (
-        centroid_y(lips(render(right_mouth_corner=1.0), -0.35, -0.1))
-        < centroid_y(lips(neutral, -0.35, -0.1)) - 2
+        centroid_y(lips(render(right_mouth_corner=1.0), -half - 0.1, -0.6 * half))
+        < centroid_y(lips(neutral, -half - 0.1, -0.6 * half)) - 2
     )
     # Lip thickness: more or fewer lip pixels.
     assert lips(render(upper_lip=1.0), -0.4, 0.4).sum() > lips(neutral, -0.4, 0.4).sum() + 30

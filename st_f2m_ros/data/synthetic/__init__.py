@@ -14,10 +14,11 @@
 """Synthetic face-and-transcript benchmark (issue 3): parametric faces driven by FACS prototypes.
 
 Submodules, one concept each: `subjects` (identity and idiosyncrasy), `expression` (action-unit
-prototypes -> Table II components), `render` (OpenCV drawing), `measure` (components measured
-back from the drawn geometry), `script` (emotion sequences), `transcripts` (phrase bank),
-`corruptions` (fog, masks, lens distortion, text masking) and `generator` (the session that ties
-them together, deterministic by seed).
+prototypes -> Table II components), `render` (OpenCV drawing, with `paint` primitives and the
+real-face `cues`), `measure` (components measured back from the drawn geometry), `landmarks`
+(the drawn landmarks and their MediaPipe mesh counterparts), `script` (emotion sequences),
+`transcripts` (phrase bank), `corruptions` (fog, masks, lens distortion, text masking) and
+`generator` (the session that ties them together, deterministic by seed).
 """
 
 from st_f2m_ros.data.synthetic.corruptions import Corruption, parse_corruptions

@@ -38,8 +38,10 @@ from st_f2m_ros.data.synthetic.corruptions import (
     mask_text,
     parse_corruptions,
 )
+from st_f2m_ros.data.synthetic.landmarks import drawn_landmarks, to_pixels
 from st_f2m_ros.data.synthetic.measure import measure_components
 from st_f2m_ros.data.synthetic.render import (
+    Geometry,
     Pose,
     draw_face,
     face_geometry,
@@ -226,16 +228,23 @@ class SyntheticSession:
         self._noise = self._noise_bank(r_render)
         self._corrupter = FrameCorrupter(cfg.corruptions, cfg.width, cfg.height, r_corrupt, n)
 
-    def _noise_bank(self, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        """A few (positive, negative) noise images, reused in turn: noise without per-frame RNG."""
+    def _noise_bank(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """A few noise images, reused in turn: noise without per-frame RNG.
+
+        Stored offset by `_noise_offset` (about four standard deviations) as uint8, so that
+        lighting gain and noise are one OpenCV pass per frame (`addWeighted`).
+        """
         cfg = self.config
+        off = self._noise_offset
         bank = []
         for _ in range(3 if cfg.noise > 0 else 0):
             z = rng.standard_normal((cfg.height, cfg.width, 3), dtype=np.float32) * cfg.noise
-            bank.append(
-                (np.clip(z, 0, 255).astype(np.uint8), np.clip(-z, 0, 255).astype(np.uint8))
-            )
+            bank.append(np.clip(np.rint(z + off), 0, 255).astype(np.uint8))
         return bank
+
+    @property
+    def _noise_offset(self) -> float:
+        return float(min(128, int(np.ceil(4.0 * self.config.noise))))
 
     def __len__(self) -> int:
         return len(self.times)
@@ -245,6 +254,18 @@ class SyntheticSession:
         return Pose(
             float(self._cx[i]), float(self._cy[i]), float(self._scale[i]), float(self._roll[i])
         )
+
+    def geometry(self, i: int) -> Geometry:
+        """Drawn geometry of frame `i` in face units: the truth behind its components."""
+        return self._geoms[i]
+
+    def landmarks(self, i: int) -> np.ndarray:
+        """Drawn landmarks [L, 2] of frame `i` in image pixels (`landmarks.LANDMARK_NAMES`).
+
+        Where the renderer put them, before corruptions: lens distortion moves the pixels but
+        not these points, so score landmark meshes on frames without it.
+        """
+        return to_pixels(drawn_landmarks(self._geoms[i]), self.pose(i))
 
     def render(self, i: int) -> SyntheticFrame:
         """Render frame `i` (any order; the result depends only on i)."""
@@ -259,12 +280,11 @@ class SyntheticSession:
             if roi.size:
                 img[y0 : y + h, x0 : x + w] = cv2.GaussianBlur(roi, (7, 7), 0)
         g = float(self._gain[i])
-        if abs(g - 1.0) > 1e-3:
+        if self._noise:  # exposure and sensor noise in one pass
+            noise = self._noise[i % len(self._noise)]
+            img = cv2.addWeighted(img, g, noise, 1.0, -self._noise_offset)
+        elif abs(g - 1.0) > 1e-3:
             img = cv2.convertScaleAbs(img, alpha=g, beta=0.0)
-        if self._noise:
-            pos, neg = self._noise[i % len(self._noise)]
-            cv2.add(img, pos, dst=img)
-            cv2.subtract(img, neg, dst=img)
         img, box = self._corrupter.apply(img, box, i)
         return SyntheticFrame(
             i, float(self.times[i]), img, box, int(self.labels[i]), self.components[i]
