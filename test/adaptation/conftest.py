@@ -33,7 +33,12 @@ import torch
 from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.interfaces import typestore
 from st_f2m_ros.runtime.adaptation.clip_sources import ClipLimits
-from st_f2m_ros.runtime.adaptation.manager import AdaptationManager, AdaptationSettings
+from st_f2m_ros.runtime.adaptation.manager import (
+    AdaptationManager,
+    AdaptationSettings,
+    AdaptRequest,
+    InlineClip,
+)
 from st_f2m_ros.runtime.adaptation.store import AdaptationStore
 from st_f2m_ros.runtime.inference.recognizer import Recognizer
 from st_f2m_ros.runtime.messages import convert as m
@@ -123,6 +128,18 @@ def frame(label: str, size: int = 24, seed: int = 0) -> np.ndarray:
     img[:] = COLOURS[label]
     noise = rng.integers(-10, 10, img.shape)
     return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+SUPPORT_LABELS = ('happiness_high', 'anger_high', 'neutral')
+
+
+def inline_request(subject: str = 'p07', labels=SUPPORT_LABELS, **kw) -> AdaptRequest:
+    """An AdaptRequest of inline clips: 4 frames per label, one class colour each."""
+    clips = [
+        InlineClip(label, [raw_image(frame(label, seed=i), i / 10) for i in range(4)])
+        for label in labels
+    ]
+    return AdaptRequest(subject, clips, **kw)
 
 
 def raw_image(bgr: np.ndarray, stamp: float) -> RawImage:
@@ -221,6 +238,7 @@ def helpers():
 
     h = H()
     h.frame, h.raw_image, h.write_bag, h.features = frame, raw_image, write_bag, features
+    h.request = inline_request
     h.lock = threading.Lock()
     return h
 

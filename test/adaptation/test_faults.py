@@ -30,19 +30,6 @@ import time
 import pytest
 
 from st_f2m_ros.runtime.adaptation import store as store_mod
-from st_f2m_ros.runtime.adaptation.manager import AdaptRequest, InlineClip
-
-LABELS = ('happiness_high', 'anger_high', 'neutral')
-
-
-def _request(helpers, subject: str = 'p07', **kw) -> AdaptRequest:
-    clips = [
-        InlineClip(
-            label, [helpers.raw_image(helpers.frame(label, seed=i), i / 10) for i in range(4)]
-        )
-        for label in LABELS
-    ]
-    return AdaptRequest(subject, clips, **kw)
 
 
 def _mount(args: list[str]) -> bool:
@@ -93,12 +80,12 @@ def test_full_disk_is_reported_and_the_adapted_head_serves(
     real = _mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', str(root)])
     try:
         mgr = make_manager()
-        assert mgr.adapt(_request(helpers)).success  # v1 fits
+        assert mgr.adapt(helpers.request()).success  # v1 fits
         if real:
             _fill(root)
         else:
             broken_store('full', root)
-        out = mgr.adapt(_request(helpers, inner_steps=20))
+        out = mgr.adapt(helpers.request(inner_steps=20))
         versions = mgr.store.versions('p07')
         leftovers = list(mgr.store.subject_dir('p07').glob('.*.tmp'))
         report = mgr.activate('p07')
@@ -116,14 +103,14 @@ def test_read_only_store_is_reported_and_the_adapted_head_serves(
     make_manager, recognizer, helpers, tmp_path: Path, broken_store
 ) -> None:
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     broken_store('ro', tmp_path / 'store')
-    out = mgr.adapt(_request(helpers, inner_steps=20))
+    out = mgr.adapt(helpers.request(inner_steps=20))
     assert out.success and 'NOT persisted' in out.message, out.message
     assert 'Read-only file system' in out.message
     assert recognizer.model_id == 'tiny+p07@v2'
     assert 'reloaded adaptation p07@v1' in mgr.activate('p07')  # reading still works
-    assert mgr.adapt(_request(helpers, subject='p08')).success  # and the node goes on
+    assert mgr.adapt(helpers.request(subject='p08')).success  # and the node goes on
 
 
 def test_injected_write_failure_at_the_write_call(
@@ -131,13 +118,13 @@ def test_injected_write_failure_at_the_write_call(
 ) -> None:
     """The fallback path of the fixtures above, exercised everywhere (also as root)."""
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
 
     def fail(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(store_mod, 'atomic_write_bytes', fail)
-    out = mgr.adapt(_request(helpers))
+    out = mgr.adapt(helpers.request())
     assert out.success and 'No space left on device' in out.message
     assert recognizer.model_id == 'tiny+p07@v2' and mgr.store.versions('p07') == [1]
 
@@ -147,7 +134,7 @@ def test_corrupt_newest_version_falls_back_to_the_older_one(
 ) -> None:
     mgr = make_manager()
     for _ in range(2):
-        assert mgr.adapt(_request(helpers)).success
+        assert mgr.adapt(helpers.request()).success
     v2 = mgr.store.path_of('p07', 2)
     v2.write_bytes(v2.read_bytes()[:100])
     mgr.activate('p08')
@@ -158,18 +145,18 @@ def test_corrupt_newest_version_falls_back_to_the_older_one(
 
 def test_exception_inside_adaptation_keeps_the_old_head(make_manager, recognizer, helpers) -> None:
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     before = recognizer.state
 
     def boom(clips, steps):
         raise MemoryError('out of memory in the inner loop')
 
     real, mgr.adapt_fn = mgr.adapt_fn, boom
-    out = mgr.submit(_request(helpers)).result(30)
+    out = mgr.submit(helpers.request()).result(30)
     assert not out.success and 'MemoryError' in out.message
     assert recognizer.state is before and mgr.store.versions('p07') == [1]
     mgr.adapt_fn = real
-    assert mgr.submit(_request(helpers)).result(30).version == 2  # worker free again
+    assert mgr.submit(helpers.request()).result(30).version == 2  # worker free again
 
 
 def test_second_request_is_answered_busy_at_once(make_manager, helpers) -> None:
@@ -183,10 +170,10 @@ def test_second_request_is_answered_busy_at_once(make_manager, helpers) -> None:
         return real(clips, steps)
 
     mgr.adapt_fn = slow
-    first = mgr.submit(_request(helpers))
+    first = mgr.submit(helpers.request())
     assert entered.wait(30)
     t0 = time.monotonic()
-    second = mgr.submit(_request(helpers, subject='p08'))
+    second = mgr.submit(helpers.request(subject='p08'))
     assert second.done() and time.monotonic() - t0 < 1.0  # not queued behind the first
     assert second.result().message.startswith('busy:')
     gate.set()
@@ -213,7 +200,7 @@ def test_close_cancels_between_inner_steps_and_writes_nothing(
         raise AssertionError('never cancelled')
 
     mgr.adapt_fn = cancellable
-    future = mgr.submit(_request(helpers))
+    future = mgr.submit(helpers.request())
     assert entered.wait(30)
     t0 = time.monotonic()
     assert mgr.close(timeout=2.0) is True
@@ -221,7 +208,7 @@ def test_close_cancels_between_inner_steps_and_writes_nothing(
     out = future.result(1)
     assert not out.success and 'cancelled' in out.message
     assert recognizer.model_id == 'tiny' and mgr.store.versions('p07') == []
-    assert mgr.submit(_request(helpers)).result().message.startswith('refused')
+    assert mgr.submit(helpers.request()).result().message.startswith('refused')
 
 
 def test_close_returns_on_time_when_a_step_does_not_poll(
@@ -238,7 +225,7 @@ def test_close_returns_on_time_when_a_step_does_not_poll(
         return real(clips, steps)
 
     mgr.adapt_fn = stubborn
-    future = mgr.submit(_request(helpers))
+    future = mgr.submit(helpers.request())
     assert entered.wait(30)
     t0 = time.monotonic()
     assert mgr.close(timeout=0.5) is False
@@ -261,7 +248,7 @@ def test_close_lets_a_finished_adaptation_be_stored(make_manager, recognizer, he
         return real_save(*a, **kw)
 
     mgr.store.save = slow_save
-    future = mgr.submit(_request(helpers))
+    future = mgr.submit(helpers.request())
     assert in_save.wait(30)
     closer = threading.Thread(target=mgr.close, kwargs={'timeout': 10.0})
     closer.start()

@@ -20,41 +20,32 @@ import threading
 import pytest
 
 from st_f2m_ros.errors import AdaptationError, StF2MError
-from st_f2m_ros.runtime.adaptation.manager import AdaptRequest, InlineClip
+from st_f2m_ros.runtime.adaptation.manager import AdaptRequest
 
 LABELS = ('happiness_high', 'anger_high', 'neutral')
 
-
-def _request(helpers, labels=LABELS, **kw) -> AdaptRequest:
-    clips = [
-        InlineClip(
-            label, [helpers.raw_image(helpers.frame(label, seed=i), i / 10) for i in range(4)]
-        )
-        for label in labels
-    ]
-    return AdaptRequest('p07', clips, **kw)
 
 
 def test_each_live_setting_applies_to_the_next_request(make_manager, helpers, clip_root) -> None:
     mgr = make_manager()
     mgr.update_settings(max_clips=2)
-    assert 'at most 2 are accepted' in mgr.adapt(_request(helpers)).message
+    assert 'at most 2 are accepted' in mgr.adapt(helpers.request()).message
     mgr.update_settings(max_clips=64, max_clips_per_class=1)
-    out = mgr.adapt(_request(helpers, labels=('neutral', 'neutral')))
+    out = mgr.adapt(helpers.request(labels=('neutral', 'neutral')))
     assert 'at most 1 per class' in out.message
     mgr.update_settings(max_clips_per_class=16, default_inner_steps=7)
-    assert 'in 7 steps' in mgr.adapt(_request(helpers)).message
+    assert 'in 7 steps' in mgr.adapt(helpers.request()).message
     bag = helpers.write_bag(clip_root / 'support', [(lab, 4) for lab in LABELS])
     mgr.update_settings(max_clip_bytes=1000)
     out = mgr.adapt(AdaptRequest('p07', clip_uris=[str(bag)]))
     assert 'over the limit of 1000' in out.message
     mgr.update_settings(keep_versions=1)
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     assert mgr.store.versions('p07') == [2]
     mgr.update_settings(support_clips_are_crops=False)  # now the face detector cuts the frames
-    assert 'no face was found' in mgr.adapt(_request(helpers)).message
+    assert 'no face was found' in mgr.adapt(helpers.request()).message
     mgr.update_settings(support_clips_are_crops=True)
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
 
 
 @pytest.mark.parametrize(
@@ -90,10 +81,10 @@ def test_a_running_request_keeps_its_settings(make_manager, helpers) -> None:
         return real(clips, steps)
 
     mgr.adapt_fn = slow
-    future = mgr.submit(_request(helpers))
+    future = mgr.submit(helpers.request())
     assert entered.wait(30)
     mgr.update_settings(default_inner_steps=3)
     gate.set()
     assert 'in 50 steps' in future.result(30).message  # the conftest default it started with
     mgr.adapt_fn = real
-    assert 'in 3 steps' in mgr.adapt(_request(helpers)).message
+    assert 'in 3 steps' in mgr.adapt(helpers.request()).message

@@ -22,20 +22,7 @@ from __future__ import annotations
 
 import threading
 
-from st_f2m_ros.runtime.adaptation.manager import AdaptRequest, InlineClip
 from st_f2m_ros.runtime.inference.recognizer import Recognizer
-
-LABELS = ('happiness_high', 'anger_high', 'neutral')
-
-
-def _request(helpers, subject: str = 'p07', **kw) -> AdaptRequest:
-    clips = [
-        InlineClip(
-            label, [helpers.raw_image(helpers.frame(label, seed=i), i / 10) for i in range(4)]
-        )
-        for label in LABELS
-    ]
-    return AdaptRequest(subject, clips, **kw)
 
 
 def test_the_double_is_the_real_recognizer(recognizer) -> None:
@@ -48,7 +35,7 @@ def test_activate_person_without_adaptation_serves_the_base_head(
     make_manager, recognizer, helpers
 ) -> None:
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     assert recognizer.model_id == 'tiny+p07@v1'
     report = mgr.activate('p08')
     assert 'base model' in report
@@ -59,7 +46,7 @@ def test_activate_person_without_adaptation_serves_the_base_head(
 
 def test_activate_without_a_store_serves_the_base_head(make_manager, recognizer, helpers) -> None:
     mgr = make_manager(store=False)
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     assert 'base model' in mgr.activate('p08')
     assert recognizer.model_id == 'tiny'
 
@@ -68,9 +55,9 @@ def test_activate_with_only_corrupt_files_serves_the_base_head(
     make_manager, recognizer, helpers
 ) -> None:
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers, subject='p08')).success
+    assert mgr.adapt(helpers.request(subject='p08')).success
     mgr.store.path_of('p08', 1).write_bytes(b'\x00' * 10)
-    assert mgr.adapt(_request(helpers, subject='p07')).success
+    assert mgr.adapt(helpers.request(subject='p07')).success
     report = mgr.activate('p08')
     assert 'corrupt' in report and 'base model' in report
     assert recognizer.model_id == 'tiny'
@@ -78,7 +65,7 @@ def test_activate_with_only_corrupt_files_serves_the_base_head(
 
 def test_activate_invalid_id_serves_the_base_head(make_manager, recognizer, helpers) -> None:
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     assert 'invalid subject id' in mgr.activate('../p08')
     assert recognizer.model_id == 'tiny'
 
@@ -87,7 +74,7 @@ def test_reset_of_another_person_keeps_the_live_persons_head(
     make_manager, recognizer, helpers
 ) -> None:
     mgr = make_manager()
-    assert mgr.adapt(_request(helpers)).success
+    assert mgr.adapt(helpers.request()).success
     out = mgr.reset('p08', delete_persisted=True)
     assert out.success and recognizer.model_id == 'tiny+p07@v1' == out.model_id
     out = mgr.reset('p07')
@@ -107,7 +94,7 @@ def test_switch_during_an_adaptation_does_not_swap_the_old_persons_head_in(
         return real(clips, steps)
 
     mgr.adapt_fn = slow
-    future = mgr.submit(_request(helpers))
+    future = mgr.submit(helpers.request())
     assert entered.wait(30)
     mgr.activate('p08')  # the person in front of the camera changed
     gate.set()
