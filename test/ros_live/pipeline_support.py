@@ -25,7 +25,6 @@ import os
 from pathlib import Path
 import random
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -33,23 +32,13 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('st_f2m_ros.msg')
 
+from conftest import wait_for  # noqa: E402  (the harness's poller, re-exported)
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-SENSOR = qos_profile_sensor_data
+from st_f2m_ros.ros.qos import RELIABLE, SENSOR  # noqa: E402  (the nodes' own profiles)
 
 STATUS_STALE = 2
-
-
-def wait_for(cond: Any, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
 
 
 @dataclass

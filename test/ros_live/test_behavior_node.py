@@ -29,20 +29,12 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
+from conftest import wait_for  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(cond: Any, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
 
 
 @pytest.fixture
