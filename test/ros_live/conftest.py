@@ -334,15 +334,22 @@ class RosGraph:
         self.executor.add_node(self.probe)
         self.thread = threading.Thread(target=self._spin, name='ros_live executor', daemon=True)
         self.error: BaseException | None = None
+        self._destroying = False
         self.thread.start()
 
     def _spin(self) -> None:
+        from rclpy.exceptions import InvalidHandle
         from rclpy.executors import ExternalShutdownException
 
         try:
             self.executor.spin()
         except ExternalShutdownException:
             pass
+        except InvalidHandle as err:
+            # The spin thread's in-flight wait can still touch a node that remove_node has
+            # just destroyed (rclpy's own teardown race); only then is it not a failure.
+            if not self._destroying:
+                self.error = err
         except BaseException as err:  # reported by close(): a callback raised
             self.error = err
 
@@ -359,6 +366,7 @@ class RosGraph:
         self.nodes.remove(node)
         if hasattr(node, 'close'):
             node.close(timeout)
+        self._destroying = True  # set for good: the graph is being taken apart node by node
         node.destroy_node()
 
     # topics
@@ -416,9 +424,11 @@ class RosGraph:
         import rclpy
 
         try:
+            # Stop spinning before anything is destroyed: destroying a node the executor still
+            # waits on raises InvalidHandle in the spin thread.
+            self.executor.shutdown(timeout_sec=timeout)
             for node in list(self.nodes):
                 self.remove_node(node, timeout)
-            self.executor.shutdown(timeout_sec=timeout)
             self.probe.destroy_node()
         finally:
             # Without context=: only then does rclpy replace its default context, so that
