@@ -49,6 +49,11 @@ class Clip:
         labels: int64 [T] fine-grained class ids (taxonomy.CLASS_LABELS); -1 = unlabelled.
         components: float32 [T, 12] Table II component values, or None when unknown.
         face_found: bool [T]; False where no face was detected (crop is then all zeros).
+        measured: float32 [T, 12] Table II components measured by the real-face front end
+            against the person's neutral baseline (`face_frontend.FaceObservation.components`),
+            or None when not measured (Haar fallback, a data set without faces). Unlike
+            `components` (the generator's ground truth) this is what the robot sees at run time.
+        measured_ok: bool [T, 12] the front end's reliable mask for `measured` (None with it).
         utterances: transcript utterances overlapping the clip.
         source: where the clip came from (file, generator seed), for error messages.
 
@@ -60,6 +65,8 @@ class Clip:
     labels: np.ndarray
     components: np.ndarray | None = None
     face_found: np.ndarray | None = None
+    measured: np.ndarray | None = None
+    measured_ok: np.ndarray | None = None
     utterances: list[Utterance] = field(default_factory=list)
     source: str = ''
 
@@ -91,6 +98,17 @@ class Clip:
             )
         if self.face_found is not None and self.face_found.shape != (t,):
             raise DataError(f'face_found must have shape ({t},){where}')
+        if (self.measured is None) != (self.measured_ok is None):
+            raise DataError(f'measured and measured_ok must be given together{where}')
+        if self.measured is not None:
+            shape = (t, NUM_COMPONENTS)
+            if self.measured.shape != shape or self.measured_ok.shape != shape:
+                raise DataError(
+                    f'measured and measured_ok must have shape {shape}{where}, '
+                    f'got {self.measured.shape} and {self.measured_ok.shape}'
+                )
+            if self.measured_ok.dtype != np.bool_:
+                raise DataError(f'measured_ok must be bool{where}, got {self.measured_ok.dtype}')
 
     @property
     def crop_size(self) -> int:

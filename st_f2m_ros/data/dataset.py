@@ -17,7 +17,8 @@ Layout of a dataset folder::
 
     index.json            format, class labels, components, generator config, one entry per clip
     clips/<name>.npz      crops uint8 [T,S,S,3] BGR, times, labels, components, face_found,
-                          utt_start, utt_end, utt_text, subject, source
+                          measured, measured_ok (optional), utt_start, utt_end, utt_text,
+                          subject, source
 
 Uncompressed .npz by default: a 10 s clip of 112 px crops is ~11 MB and loads at disk speed
 (`compress=True` trades write/read time for ~3x less space). `make_synthetic_dataset` writes
@@ -63,6 +64,9 @@ def clip_to_arrays(clip: Clip) -> dict[str, np.ndarray]:
         arrays['components'] = np.asarray(clip.components, dtype=np.float32)
     if clip.face_found is not None:
         arrays['face_found'] = np.asarray(clip.face_found, dtype=bool)
+    if clip.measured is not None and clip.measured_ok is not None:
+        arrays['measured'] = np.asarray(clip.measured, dtype=np.float32)
+        arrays['measured_ok'] = np.asarray(clip.measured_ok, dtype=bool)
     return arrays
 
 
@@ -86,6 +90,8 @@ def load_clip(path: str | Path) -> Clip:
             labels=d['labels'].astype(np.int64),
             components=d.get('components'),
             face_found=d.get('face_found'),
+            measured=d.get('measured'),
+            measured_ok=d.get('measured_ok'),
             utterances=[
                 Utterance(float(s), float(e), str(t)) for s, e, t in zip(starts, ends, texts)
             ],

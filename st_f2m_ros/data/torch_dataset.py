@@ -18,7 +18,8 @@
   DataLoader with workers streams them.
 * `FrameDataset`: item = one frame as tensors (for frame-level pre-training or the component
   head): ``{'crop': uint8 [3,S,S] BGR, 'label': int64, 'components': float32 [12],
-  'subject': str, 'time': float64}``.
+  'measured': float32 [12], 'measured_ok': bool [12], 'subject': str, 'time': float64}``
+  (`measured` is 0 and `measured_ok` False where the clip has no front-end measurements).
 """
 
 from __future__ import annotations
@@ -89,10 +90,16 @@ class FrameDataset(Dataset):
             if clip.components is not None
             else np.full(NUM_COMPONENTS, np.nan, dtype=np.float32)
         )
+        if clip.measured is not None and clip.measured_ok is not None:
+            measured, ok = clip.measured[fi], clip.measured_ok[fi]
+        else:
+            measured, ok = np.zeros(NUM_COMPONENTS), np.zeros(NUM_COMPONENTS, dtype=bool)
         return {
             'crop': torch.from_numpy(np.ascontiguousarray(clip.crops[fi].transpose(2, 0, 1))),
             'label': torch.tensor(int(clip.labels[fi]), dtype=torch.int64),
             'components': torch.from_numpy(np.asarray(comps, dtype=np.float32)),
+            'measured': torch.from_numpy(np.asarray(measured, dtype=np.float32)),
+            'measured_ok': torch.from_numpy(np.asarray(ok, dtype=bool)),
             'subject': clip.subject,
             'time': float(clip.times[fi]),
         }

@@ -101,6 +101,33 @@ def test_clip_without_utterances_or_components_round_trips(tmp_path: Path) -> No
     clip.utterances = [Utterance(0.0, 0.2, 'hello there')]
     save_clip(tmp_path / 'c.npz', clip)
     assert load_clip(tmp_path / 'c.npz').utterances == clip.utterances
+    assert back.measured is None and back.measured_ok is None
+
+
+def test_front_end_measurements_round_trip_and_are_checked(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    measured = rng.normal(size=(3, 12)).astype(np.float32)
+    ok = rng.random((3, 12)) > 0.3
+    clip = Clip(
+        'x',
+        np.zeros((3, 8, 8, 3), np.uint8),
+        np.array([0.0, 0.1, 0.2]),
+        np.array([0, 0, 5]),
+        measured=measured,
+        measured_ok=ok,
+    )
+    save_clip(tmp_path / 'c.npz', clip)
+    back = load_clip(tmp_path / 'c.npz')
+    np.testing.assert_array_equal(back.measured, measured)
+    np.testing.assert_array_equal(back.measured_ok, ok)
+    assert back.measured_ok.dtype == np.bool_
+    item = FrameDataset([back])[2]
+    np.testing.assert_array_equal(item['measured'].numpy(), measured[2])
+    np.testing.assert_array_equal(item['measured_ok'].numpy(), ok[2])
+    with pytest.raises(DataError, match='together'):
+        Clip('x', clip.crops, clip.times, clip.labels, measured=measured)
+    with pytest.raises(DataError, match='measured and measured_ok must have shape'):
+        Clip('x', clip.crops, clip.times, clip.labels, measured=measured[:2], measured_ok=ok[:2])
 
 
 def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
