@@ -34,9 +34,14 @@ from st_f2m_ros.model.config import INNER_SCOPES, STF2MConfig
 
 @dataclass
 class DataConfig:
-    """Where clips come from: the synthetic generator or a dataset folder."""
+    """Where clips come from: the synthetic generator, a dataset folder or a named data set."""
 
     root: str | None = None  # dataset folder written by `st-f2m make-dataset`; None: generate
+    # A named real data set instead, `name:PATH` (e.g. "ckplus:/data/CK+"; data/registry.py).
+    dataset: str | None = None
+    # Fraction of training frames whose label is replaced by another class (seeded; the
+    # paper's Table V uses 0.3). Validation subjects keep their labels (data/label_noise.py).
+    frame_label_noise: float = 0.0
     n_subjects: int = 20
     clips_per_subject: int = 3
     duration: float = 20.0
@@ -125,6 +130,16 @@ class TrainConfig:
             )
         if self.data.train_subjects < 0:
             raise ConfigError('data.train_subjects must be >= 0 (0: all training subjects)')
+        if not 0 <= self.data.frame_label_noise < 1:
+            raise ConfigError(
+                f'data.frame_label_noise must be in [0, 1), got {self.data.frame_label_noise}'
+            )
+        if self.data.dataset is not None:
+            if self.data.root:
+                raise ConfigError('set data.dataset or data.root, not both')
+            from st_f2m_ros.data.registry import parse_spec
+
+            parse_spec(self.data.dataset)  # ConfigError naming the known data sets
         if not 0 <= self.drop_text < 1 or not 0 <= self.drop_vision < 1:
             raise ConfigError('drop_text and drop_vision must be in [0, 1)')
 

@@ -104,13 +104,17 @@ def synthetic_ids(cfg: TrainConfig) -> list[str]:
 
 
 def load_training_clips(cfg: TrainConfig) -> list[Clip]:
-    """Clips of the configured dataset folder, or generated synthetic ones (deterministic).
+    """Clips of the configured named data set or dataset folder, or generated synthetic ones.
 
     With `data.train_subjects`, synthetic data is generated only for the subjects
     `subject_split` keeps (split over all `synthetic_ids`, as `Trainer` does).
     """
     d = cfg.data
-    if d.root:
+    if d.dataset:  # a named data set, `name:PATH` (data/registry.py)
+        from st_f2m_ros.data.registry import load_dataset
+
+        clips = load_dataset(d.dataset, cfg.model.crop_size)
+    elif d.root:
         from st_f2m_ros.data.dataset import load_clips
 
         clips = load_clips(d.root)
