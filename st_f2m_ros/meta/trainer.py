@@ -46,6 +46,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from st_f2m_ros.data.label_noise import add_frame_label_noise
 from st_f2m_ros.errors import ConfigError
 from st_f2m_ros.meta.train_config import TrainConfig
 from st_f2m_ros.meta.train_log import CSV_FIELDS, MetricsLog
@@ -150,9 +151,11 @@ class Trainer(StageLoops):
         t0 = self.t0 = time.perf_counter()
         clips = load_training_clips(cfg)
         subjects = sorted({c.subject for c in clips})
-        if cfg.data.train_subjects > 0 and not cfg.data.root:
+        if cfg.data.train_subjects > 0 and not (cfg.data.root or cfg.data.dataset):
             subjects = synthetic_ids(cfg)  # the held-out draw of the full recipe
         train_s, val_s = subject_split(cfg, subjects)
+        # Table V label noise on training subjects only: validation scores against true labels
+        clips = add_frame_label_noise(clips, cfg.data.frame_label_noise, cfg.seed, train_s)
         self.train_clips = [c for c in clips if c.subject in train_s]
         self.val_clips = [c for c in clips if c.subject in val_s]
         self._frames_stage()
