@@ -52,6 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='chance a transcript utterance comes from another emotion (default 0)',
     )
     p.add_argument(
+        '--frame-label-noise',
+        type=float,
+        default=0.0,
+        metavar='F',
+        help="fraction of every clip's frames given another class, seeded by --seed (Table V: "
+        '0.3; default 0). All clips are noised: for held-out validation use a clean folder or '
+        "the train config's data.frame_label_noise, which spares validation subjects",
+    )
+    p.add_argument(
         '--idiosyncrasy',
         type=float,
         default=1.0,
@@ -74,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.subjects < 1 or args.clips_per_subject < 1 or args.workers < 1:
         raise ConfigError('--subjects, --clips-per-subject and --workers must be >= 1')
+    if not 0 <= args.frame_label_noise <= 1:
+        raise ConfigError(f'--frame-label-noise must be in [0, 1], got {args.frame_label_noise}')
     base = SyntheticConfig()
     cfg = replace(
         base,
@@ -98,6 +109,13 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda done, _total: bar.update(done - bar.n),
         )
     frames = sum(e.frames for e in index.entries)
+    if args.frame_label_noise > 0:
+        from st_f2m_ros.data.label_noise import noise_dataset_folder
+
+        changed = noise_dataset_folder(
+            index.root, args.frame_label_noise, args.seed, args.compress
+        )
+        print(f'frame label noise: {changed} of {frames} frames relabelled')
     print(
         f'wrote {len(index)} clips ({frames} frames, {len(index.subjects)} subjects) '
         f'to {index.root}'

@@ -20,6 +20,8 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the train parser."""
+    from st_f2m_ros.named_datasets import describe
+
     p = subparsers.add_parser(
         'train',
         help='train an ST-F2M checkpoint (pre-training, then meta-learning)',
@@ -30,14 +32,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             'and C on cached features, then bi-level meta-training (paper eqs. 6-7).\n'
             'Validation runs on held-out subjects after every epoch. OUT_DIR receives\n'
             'last/best/final.safetensors, train_state.safetensors (for --resume),\n'
-            'metrics.csv and TensorBoard logs (tb/).'
+            'metrics.csv and TensorBoard logs (tb/).\n\n'
+            'Data: the synthetic generator, a dataset folder (data.root) or a named data set\n'
+            '(--dataset NAME:PATH or data.dataset; validation is on its held-out subjects):\n'
+            + describe()
+            + '\n\n'
+            '--frame-label-noise F (data.frame_label_noise) gives a fraction F of the training\n'
+            "frames another class (seeded; the paper's Table V uses 0.3); validation keeps\n"
+            'its true labels.'
         ),
         epilog=(
             'examples:\n'
             '  st-f2m train --config config/train.yaml\n'
             '  st-f2m train --config config/train.yaml --resume\n'
             '  torchrun --standalone --nproc-per-node 2 -m st_f2m_ros train '
-            '--config config/train.yaml   # DDP, gloo on CPU'
+            '--config config/train.yaml   # DDP, gloo on CPU\n'
+            '  st-f2m train --config config/train.yaml --dataset ckplus:/data/CK+ '
+            '--out-dir runs/ckplus'
         ),
     )
     p.add_argument('--config', required=True, help='training YAML file')
@@ -45,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument('--export', help='override export: also write the final model here')
     p.add_argument('--seed', type=int, help='override the seed of the config')
     p.add_argument('--threads', type=int, help='override torch threads per process')
+    p.add_argument('--dataset', metavar='NAME:PATH', help='override data: a named data set')
+    p.add_argument(
+        '--frame-label-noise',
+        type=float,
+        metavar='F',
+        help='override data.frame_label_noise: fraction of training frames relabelled (0-1)',
+    )
     p.add_argument(
         '--resume',
         action='store_true',
@@ -67,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
         cfg.seed = args.seed
     if args.threads:
         cfg.threads = args.threads
+    if args.dataset:
+        cfg.data.dataset, cfg.data.root = args.dataset, None
+    if args.frame_label_noise is not None:
+        cfg.data.frame_label_noise = args.frame_label_noise
+    cfg.validate()
     trainer = Trainer(cfg, resume=args.resume)
     metrics = trainer.run()
     if trainer.main:

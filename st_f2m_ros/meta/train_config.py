@@ -37,7 +37,7 @@ class DataConfig:
     """Where clips come from: the synthetic generator, a dataset folder or a named data set."""
 
     root: str | None = None  # dataset folder written by `st-f2m make-dataset`; None: generate
-    # A named real data set instead, `name:PATH` (e.g. "ckplus:/data/CK+"; data/registry.py).
+    # A named real data set instead, `name:PATH` (e.g. "ckplus:/data/CK+"; named_datasets.py).
     dataset: str | None = None
     # Fraction of training frames whose label is replaced by another class (seeded; the
     # paper's Table V uses 0.3). Validation subjects keep their labels (data/label_noise.py).
@@ -137,7 +137,7 @@ class TrainConfig:
         if self.data.dataset is not None:
             if self.data.root:
                 raise ConfigError('set data.dataset or data.root, not both')
-            from st_f2m_ros.data.registry import parse_spec
+            from st_f2m_ros.named_datasets import parse_spec
 
             parse_spec(self.data.dataset)  # ConfigError naming the known data sets
         if not 0 <= self.drop_text < 1 or not 0 <= self.drop_vision < 1:

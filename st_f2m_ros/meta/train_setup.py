@@ -110,8 +110,8 @@ def load_training_clips(cfg: TrainConfig) -> list[Clip]:
     `subject_split` keeps (split over all `synthetic_ids`, as `Trainer` does).
     """
     d = cfg.data
-    if d.dataset:  # a named data set, `name:PATH` (data/registry.py)
-        from st_f2m_ros.data.registry import load_dataset
+    if d.dataset:  # a named data set, `name:PATH` (named_datasets.py)
+        from st_f2m_ros.named_datasets import load_dataset
 
         clips = load_dataset(d.dataset, cfg.model.crop_size)
     elif d.root:

@@ -15,10 +15,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import pytest
 
@@ -37,26 +36,8 @@ from st_f2m_ros.data.loaders import (
 from st_f2m_ros.data.loaders.ckplus import sequence_labels
 from st_f2m_ros.data.loaders.disfa import DISFA_AUS
 from st_f2m_ros.data.loaders.mosei import MoseiDataset, labels_from_scores
-from st_f2m_ros.data.synthetic import SyntheticConfig, SyntheticSession, make_subject
 from st_f2m_ros.errors import DataError
 from st_f2m_ros.taxonomy import COMPONENTS, class_id
-
-FACES = SyntheticConfig(duration=0.4, width=320, height=240, noise=0.0)
-
-
-def _frames(n: int, seed: int = 0) -> list[np.ndarray]:
-    person = replace(make_subject('fx', seed), center=(0.5, 0.5), half_width=110.0)
-    sess = SyntheticSession(person, replace(FACES, duration=n / 30.0), seed)
-    return [sess.render(i).image for i in range(n)]
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fps: float, fourcc: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    for f in frames:
-        writer.write(f)
-    writer.release()
 
 
 def _constant_label(comps: np.ndarray) -> np.ndarray:
@@ -67,26 +48,8 @@ def _constant_label(comps: np.ndarray) -> np.ndarray:
 # CK+ ---------------------------------------------------------------------------------------
 
 
-def _ckplus(root: Path) -> None:
-    for subject, seq, code, n in (
-        ('S005', '001', '3.0000000e+00', 6),
-        ('S010', '002', None, 4),
-        ('S011', '001', '2.0000000e+00', 3),
-    ):
-        d = root / 'cohn-kanade-images' / subject / seq
-        d.mkdir(parents=True)
-        for i, img in enumerate(_frames(n)):
-            cv2.imwrite(
-                str(d / f'{subject}_{seq}_{i + 1:08d}.png'), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-            )
-        if code is not None:
-            e = root / 'Emotion' / subject / seq
-            e.mkdir(parents=True)
-            (e / f'{subject}_{seq}_{n:08d}_emotion.txt').write_text(f'   {code}\n')
-
-
-def test_ckplus_loads_labelled_sequences(tmp_path: Path) -> None:
-    _ckplus(tmp_path)
+def test_ckplus_loads_labelled_sequences(tmp_path: Path, formats: SimpleNamespace) -> None:
+    formats.ckplus(tmp_path)
     clips = load_ckplus(tmp_path, crop_size=48)
     assert len(clips) == 1  # S010 unlabelled, S011 contempt: skipped
     c = clips[0]
@@ -99,10 +62,10 @@ def test_ckplus_loads_labelled_sequences(tmp_path: Path) -> None:
     assert sequence_labels(1, 'fear').tolist() == [0]
 
 
-def test_ckplus_errors(tmp_path: Path) -> None:
+def test_ckplus_errors(tmp_path: Path, formats: SimpleNamespace) -> None:
     with pytest.raises(DataError, match='cohn-kanade-images'):
         load_ckplus(tmp_path)
-    _ckplus(tmp_path)
+    formats.ckplus(tmp_path)
     bad = tmp_path / 'Emotion' / 'S005' / '001' / 'S005_001_00000006_emotion.txt'
     bad.write_text('happy\n')
     with pytest.raises(DataError, match=r'S005_001_00000006_emotion\.txt.*emotion code'):
@@ -115,10 +78,10 @@ def test_ckplus_errors(tmp_path: Path) -> None:
 # CREMA-D -----------------------------------------------------------------------------------
 
 
-def test_crema_d_names_videos_and_votes(tmp_path: Path) -> None:
-    frames = _frames(5)
-    _write_video(tmp_path / 'VideoFlash' / '1001_DFA_ANG_HI.flv', frames, 30.0, 'FLV1')
-    _write_video(tmp_path / 'VideoFlash' / '1002_IEO_SAD_XX.flv', frames, 30.0, 'FLV1')
+def test_crema_d_names_videos_and_votes(tmp_path: Path, formats: SimpleNamespace) -> None:
+    frames = formats.frames(5)
+    formats.write_video(tmp_path / 'VideoFlash' / '1001_DFA_ANG_HI.flv', frames, 30.0, 'FLV1')
+    formats.write_video(tmp_path / 'VideoFlash' / '1002_IEO_SAD_XX.flv', frames, 30.0, 'FLV1')
     clips = load_crema_d(tmp_path, crop_size=32)
     assert [c.subject for c in clips] == ['1001', '1002']
     assert set(clips[0].labels.tolist()) == {class_id('anger', 'high')}
@@ -145,19 +108,10 @@ def test_crema_d_names_videos_and_votes(tmp_path: Path) -> None:
 # DISFA -------------------------------------------------------------------------------------
 
 
-def _disfa(root: Path, n: int = 6) -> None:
-    d = root / 'ActionUnit_Labels' / 'SN001'
-    d.mkdir(parents=True)
-    for au in DISFA_AUS:
-        values = [5 if au == 12 and i >= 3 else 0 for i in range(n)]
-        (d / f'SN001_au{au}.txt').write_text(
-            ''.join(f'{i + 1},{v}\n' for i, v in enumerate(values))
-        )
-    _write_video(root / 'Videos_LeftCamera' / 'LeftVideoSN001_comp.avi', _frames(n), 20.0, 'MJPG')
-
-
-def test_disfa_au_intensities_become_fuzzy_labels(tmp_path: Path) -> None:
-    _disfa(tmp_path)
+def test_disfa_au_intensities_become_fuzzy_labels(
+    tmp_path: Path, formats: SimpleNamespace
+) -> None:
+    formats.disfa(tmp_path)
     aus = read_disfa_aus(tmp_path)['SN001']
     assert aus.shape == (6, 12) and aus[:, DISFA_AUS.index(12)].tolist() == [0, 0, 0, 5, 5, 5]
     comps = disfa_components(aus)
@@ -169,17 +123,17 @@ def test_disfa_au_intensities_become_fuzzy_labels(tmp_path: Path) -> None:
     np.testing.assert_allclose(clips[0].components, comps)
 
 
-def test_disfa_with_the_project_fuzzy_rules(tmp_path: Path) -> None:
+def test_disfa_with_the_project_fuzzy_rules(tmp_path: Path, formats: SimpleNamespace) -> None:
     fuzzy = pytest.importorskip('st_f2m_ros.fuzzy')
     if not hasattr(fuzzy, 'label_from_components'):
         pytest.skip('fuzzy.label_from_components not available yet')
-    _disfa(tmp_path)
+    formats.disfa(tmp_path)
     labels = load_disfa(tmp_path, crop_size=32)[0].labels
     assert labels.shape == (6,) and labels.min() >= 0
 
 
-def test_disfa_errors(tmp_path: Path) -> None:
-    _disfa(tmp_path)
+def test_disfa_errors(tmp_path: Path, formats: SimpleNamespace) -> None:
+    formats.disfa(tmp_path)
     (tmp_path / 'ActionUnit_Labels' / 'SN001' / 'SN001_au4.txt').write_text('1,7\n')
     with pytest.raises(DataError, match=r'SN001_au4\.txt line 1'):
         read_disfa_aus(tmp_path)
@@ -191,49 +145,13 @@ def test_disfa_errors(tmp_path: Path) -> None:
 # WFLW --------------------------------------------------------------------------------------
 
 
-def _template() -> np.ndarray:
-    """A plausible frontal 98-point face (WFLW index layout), inter-ocular distance 60 px."""
-    p = np.zeros((98, 2))
-    t = np.linspace(0, np.pi, 33)
-    p[0:33] = np.stack([100 - 70 * np.cos(t), 100 + 80 * np.sin(t) - 40], 1)
-    p[33:42] = np.stack([np.linspace(45, 90, 9), np.full(9, 45.0)], 1)  # right brow
-    p[42:51] = np.stack([np.linspace(110, 155, 9), np.full(9, 45.0)], 1)  # left brow
-    p[51:55] = np.stack([np.full(4, 100.0), np.linspace(65, 95, 4)], 1)
-    p[55:60] = np.stack([np.linspace(88, 112, 5), np.full(5, 100.0)], 1)
-    for start, cx in ((60, 70.0), (68, 130.0)):
-        ang = np.linspace(0, 2 * np.pi, 9)[:8]
-        p[start : start + 8] = np.stack([cx - 14 * np.cos(ang), 65 - 5 * np.sin(ang)], 1)
-    ang = np.linspace(0, 2 * np.pi, 13)[:12]
-    p[76:88] = np.stack([100 - 25 * np.cos(ang), 125 - 9 * np.sin(ang)], 1)
-    ang = np.linspace(0, 2 * np.pi, 9)[:8]
-    p[88:96] = np.stack([100 - 18 * np.cos(ang), 125 - 2 * np.sin(ang)], 1)
-    p[96], p[97] = (70, 65), (130, 65)
-    return p
-
-
-def _wflw(root: Path, faces: list[np.ndarray]) -> Path:
-    ann = root / 'WFLW_annotations' / 'list_98pt_rect_attr_train_test'
-    ann.mkdir(parents=True)
-    img_dir = root / 'WFLW_images' / '0--Parade'
-    img_dir.mkdir(parents=True)
-    lines = []
-    for k, lm in enumerate(faces):
-        name = f'0--Parade/0_Parade_{k}.jpg'
-        cv2.imwrite(str(root / 'WFLW_images' / name), _frames(1, k)[0])
-        coords = ' '.join(f'{v:.3f}' for v in lm.reshape(-1))
-        lines.append(f'{coords} 30 20 170 180 0 1 0 0 0 0 {name}')
-    path = ann / 'list_98pt_rect_attr_train.txt'
-    path.write_text('\n'.join(lines) + '\n')
-    return path
-
-
-def test_wflw_annotations_components_and_labels(tmp_path: Path) -> None:
-    base = _template()
+def test_wflw_annotations_components_and_labels(tmp_path: Path, formats: SimpleNamespace) -> None:
+    base = formats.wflw_template()
     smile = base.copy()
     smile[[76, 82], 1] -= 8  # both mouth corners up
     open_mouth = base.copy()
     open_mouth[[93, 94, 95], 1] += 12
-    path = _wflw(tmp_path, [base, base + 0.5, smile, open_mouth])
+    path = formats.wflw(tmp_path, [base, base + 0.5, smile, open_mouth])
     recs = read_wflw_annotations(path)
     assert len(recs) == 4 and recs[0].box == (30.0, 20.0, 140.0, 160.0)
     assert recs[0].attributes['expression'] and not recs[0].attributes['pose']
@@ -247,10 +165,10 @@ def test_wflw_annotations_components_and_labels(tmp_path: Path) -> None:
     assert clips[0].crops.shape == (1, 40, 40, 3) and clips[0].subject == '0--Parade'
 
 
-def test_wflw_errors(tmp_path: Path) -> None:
+def test_wflw_errors(tmp_path: Path, formats: SimpleNamespace) -> None:
     with pytest.raises(DataError, match=r'list_98pt_rect_attr_train\.txt'):
         load_wflw(tmp_path, label_fn=_constant_label)
-    path = _wflw(tmp_path, [_template()])
+    path = formats.wflw(tmp_path, [formats.wflw_template()])
     path.write_text('1 2 3 image.jpg\n')
     with pytest.raises(DataError, match='line 1: expected 207 fields'):
         read_wflw_annotations(path)
@@ -259,30 +177,16 @@ def test_wflw_errors(tmp_path: Path) -> None:
 # CMU-MOSEI ---------------------------------------------------------------------------------
 
 
-def _csd(path: Path, name: str, videos: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
-    h5py = pytest.importorskip('h5py')
-    with h5py.File(path, 'w') as f:
-        g = f.create_group(name)
-        data = g.create_group('data')
-        for vid, (feats, ivals) in videos.items():
-            v = data.create_group(vid)
-            v.create_dataset('features', data=feats)
-            v.create_dataset('intervals', data=ivals)
-        meta = g.create_group('metadata')
-        meta.attrs['root name'] = name
-    return path
-
-
-def test_mosei_alignment_and_labels(tmp_path: Path) -> None:
+def test_mosei_alignment_and_labels(tmp_path: Path, formats: SimpleNamespace) -> None:
     segs = np.array([[0.0, 2.0], [2.0, 5.0], [5.0, 6.0]])
     y = np.array([[0.5, 0, 0, 0, 0, 0, 0], [1, 2.5, 0.3, 0, 0, 0, 0], [-1, 0, 0, 0.67, 0, 0, 1.5]])
     vis_iv = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 5.0], [5.0, 6.0]])
     vis = np.arange(4 * 35, dtype=np.float32).reshape(4, 35)
     txt_iv = np.array([[0.5, 1.5], [2.5, 3.0]])
     txt = np.ones((2, 300), dtype=np.float32)
-    labels = _csd(tmp_path / 'labels.csd', 'All Labels', {'vidA': (y, segs)})
-    visual = _csd(tmp_path / 'facet.csd', 'FACET 4.2', {'vidA': (vis, vis_iv)})
-    text = _csd(tmp_path / 'glove.csd', 'glove_vectors', {'vidA': (txt, txt_iv)})
+    labels = formats.csd(tmp_path / 'labels.csd', 'All Labels', {'vidA': (y, segs)})
+    visual = formats.csd(tmp_path / 'facet.csd', 'FACET 4.2', {'vidA': (vis, vis_iv)})
+    text = formats.csd(tmp_path / 'glove.csd', 'glove_vectors', {'vidA': (txt, txt_iv)})
     seqs = load_mosei(visual, text, labels)
     s = seqs[0]
     assert s.video_id == 'vidA' and s.visual.shape == (3, 35) and s.text.shape == (3, 300)
@@ -295,14 +199,14 @@ def test_mosei_alignment_and_labels(tmp_path: Path) -> None:
     assert labels_from_scores(np.array([[0.33, 0, 0, 0, 0, 0]])).tolist() == [0]
 
 
-def test_mosei_errors(tmp_path: Path) -> None:
+def test_mosei_errors(tmp_path: Path, formats: SimpleNamespace) -> None:
     with pytest.raises(DataError, match=r'missing\.csd not found'):
         load_mosei(tmp_path / 'b', tmp_path / 'c', tmp_path / 'missing.csd')
     (tmp_path / 'junk.csd').write_bytes(b'not hdf5')
     with pytest.raises(DataError, match=r'junk\.csd is not an HDF5'):
         load_mosei(tmp_path / 'junk.csd', tmp_path / 'junk.csd', tmp_path / 'junk.csd')
     segs = np.array([[0.0, 1.0]])
-    bad = _csd(tmp_path / 'facet.csd', 'FACET 4.2', {'v': (np.zeros((1, 10)), segs)})
-    lab = _csd(tmp_path / 'labels.csd', 'All Labels', {'v': (np.zeros((1, 7)), segs)})
+    bad = formats.csd(tmp_path / 'facet.csd', 'FACET 4.2', {'v': (np.zeros((1, 10)), segs)})
+    lab = formats.csd(tmp_path / 'labels.csd', 'All Labels', {'v': (np.zeros((1, 7)), segs)})
     with pytest.raises(DataError, match='expected 35-d features'):
         load_mosei(bad, bad, lab)

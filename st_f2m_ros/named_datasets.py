@@ -19,7 +19,9 @@ ConfigError listing the known ones), the path checked, the loader run, and its D
 prefixed with the spec. What each data set can give ST-F2M differs (see `DATASETS`): CK+ and
 CREMA-D carry emotion labels, DISFA and WFLW are labelled from their AUs / landmarks by the
 fuzzy rule base (the paper's DISFA-FER / WFLW-FER), and CMU-MOSEI ships features, not faces, so
-it is refused with what would be needed.
+it is refused with what would be needed. The module sits outside `st_f2m_ros.data` and
+imports loaders (numpy, OpenCV) only when loading, because the CLI builds its --help from
+`describe()` and `st-f2m --help` must stay instant.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+import textwrap
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.errors import ConfigError, DataError
 
-Loader = Callable[[Path, int], list[Clip]]
+if TYPE_CHECKING:
+    from st_f2m_ros.data.clip import Clip
+
+Loader = Callable[[Path, int], 'list[Clip]']
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ def still_as_clip(clip: Clip, frames: int = 2, rate: float = 8.0) -> Clip:
     Task construction (meta/tasks.py) needs label runs of >= 2 frames, and E reads windows;
     a repeated still gives the temporal module nothing to model, which is what a still is.
     """
+    import numpy as np
+
     rep = np.zeros(frames, dtype=np.int64)
     return replace(
         clip,
@@ -172,13 +178,26 @@ def describe() -> str:
     """One line per data set: name, what it is and where its labels come from (for --help)."""
     lines = []
     for d in DATASETS.values():
-        how = d.labels if d.load is not None else 'refused: features, not faces'
-        lines.append(f'  {d.name + ":PATH":<16} {d.title}; labels: {how}')
+        how = (
+            f'labels: {d.labels}'
+            if d.load is not None
+            else 'refused: FACET/GloVe features, not faces (needs an E variant reading FACET)'
+        )
+        lines += textwrap.wrap(
+            f'{d.title}; {how}',
+            width=79,
+            initial_indent=f'  {d.name + ":PATH":<16}',
+            subsequent_indent=' ' * 18,
+        )
     return '\n'.join(lines)
 
 
 def parse_spec(spec: str) -> tuple[DatasetInfo, Path]:
-    """(data set, path) of 'name:PATH'; ConfigError names the known data sets."""
+    """(data set, path) of 'name:PATH' (files not touched).
+
+    ConfigError names the known data sets for an unknown one, and says what is missing for
+    one that cannot feed ST-F2M (MOSEI), so a config fails when it is read.
+    """
     name, sep, path = str(spec).partition(':')
     known = ', '.join(DATASETS)
     if not sep or not path.strip():
@@ -186,6 +205,8 @@ def parse_spec(spec: str) -> tuple[DatasetInfo, Path]:
     info = DATASETS.get(name.strip().lower())
     if info is None:
         raise ConfigError(f'unknown data set {name!r} in {spec!r}; known: {known}')
+    if info.load is None:
+        raise ConfigError(f'{spec}: {info.refusal}')
     return info, Path(path.strip()).expanduser()
 
 
@@ -196,8 +217,7 @@ def load_dataset(spec: str, crop_size: int) -> list[Clip]:
     DataError naming the spec and the expected layout when the path or its files are wrong.
     """
     info, root = parse_spec(spec)
-    if info.load is None:
-        raise ConfigError(f'{spec}: {info.refusal}')
+    assert info.load is not None  # parse_spec refused the others
     if not root.is_dir():
         raise DataError(f'{spec}: {root} is not a folder; expected the {info.title} layout '
                         f'{info.expects}')  # fmt: skip
