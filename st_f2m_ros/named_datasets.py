@@ -217,7 +217,8 @@ def load_dataset(spec: str, crop_size: int) -> list[Clip]:
     DataError naming the spec and the expected layout when the path or its files are wrong.
     """
     info, root = parse_spec(spec)
-    assert info.load is not None  # parse_spec refused the others
+    if info.load is None:  # parse_spec refuses these already; kept for type narrowing
+        raise ConfigError(f'{spec}: {info.refusal}')
     if not root.is_dir():
         raise DataError(f'{spec}: {root} is not a folder; expected the {info.title} layout '
                         f'{info.expects}')  # fmt: skip

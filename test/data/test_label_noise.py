@@ -126,3 +126,25 @@ def test_noise_dataset_folder(tmp_path: Path) -> None:
     assert list(index.entries[0].class_counts) == counts
     with pytest.raises(DataError, match='already has frame label noise'):
         noise_dataset_folder(tmp_path, 0.25)
+
+
+def test_make_dataset_cli_frame_label_noise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from st_f2m_ros.cli.main import main
+
+    common = ['--subjects', '1', '--clips-per-subject', '1', '--duration', '2', '--fps', '8']
+    common += ['--crop-size', '16', '--seed', '4']
+    assert main(['make-dataset', '--out', str(tmp_path / 'clean'), *common]) == 0
+    noisy = tmp_path / 'noisy'
+    assert main(['make-dataset', '--out', str(noisy), *common, '--frame-label-noise', '0.3']) == 0
+    assert 'relabelled' in capsys.readouterr().out
+    (clean_clip,), (noisy_clip,) = load_clips(tmp_path / 'clean'), load_clips(noisy)
+    np.testing.assert_array_equal(clean_clip.crops, noisy_clip.crops)
+    changed = noisy_clip.labels != clean_clip.labels
+    assert changed.sum() == round(0.3 * len(clean_clip))
+    np.testing.assert_array_equal(
+        noisy_clip.labels, add_frame_label_noise([clean_clip], 0.3, 4)[0].labels
+    )
+    assert read_index(noisy).meta['frame_label_noise'] == 0.3
+    assert main(['make-dataset', '--out', str(noisy), *common, '--frame-label-noise', '2']) == 1
