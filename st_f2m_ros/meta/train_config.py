@@ -52,6 +52,11 @@ class DataConfig:
     # still drawn over all n_subjects, so a reduced-budget run validates on the same people
     # as the full recipe (and its checkpoint can be compared with the full one on them).
     train_subjects: int = 0
+    # Synthetic only: every rendered frame goes through the runtime face stage (the real-face
+    # front end with the node's FaceConfig defaults): crops cut from its box, Clip.measured from
+    # its components, the neutral baseline learnt online, as on the robot.
+    front_end: bool = False
+    workers: int = 1  # processes rendering the synthetic clips (same clips for any number)
 
 
 @dataclass
@@ -130,6 +135,8 @@ class TrainConfig:
             )
         if self.data.train_subjects < 0:
             raise ConfigError('data.train_subjects must be >= 0 (0: all training subjects)')
+        if self.data.workers < 1:
+            raise ConfigError(f'data.workers must be >= 1, got {self.data.workers}')
         if not 0 <= self.data.frame_label_noise < 1:
             raise ConfigError(
                 f'data.frame_label_noise must be in [0, 1), got {self.data.frame_label_noise}'

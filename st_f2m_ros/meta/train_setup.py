@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 import os
 import random
+import time
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,38 @@ def synthetic_ids(cfg: TrainConfig) -> list[str]:
     return [f's{i:03d}' for i in range(cfg.data.n_subjects)]
 
 
+def training_face_config() -> Any:
+    """The node's face stage settings (FaceConfig defaults); DataError when the real-face
+    front end is not installed (training must not silently fall back to Haar)."""
+    from st_f2m_ros.perception.face import FaceConfig
+    from st_f2m_ros.perception.face_stage import FaceStage
+
+    face = FaceConfig()
+    stage = FaceStage(face)
+    if stage.frontend is None:
+        raise DataError(
+            f'data.front_end needs the real-face front end ({face.detector}), which is not '
+            f'usable: {stage.fallback}. Run `st-f2m models install`, or set data.front_end: false'
+        )
+    return face
+
+
+class _GenerationProgress:
+    """Prints clips done and frames/s while synthetic frames go through the front end."""
+
+    def __init__(self, total: int) -> None:
+        self._t0, self._every = time.perf_counter(), max(1, total // 20)
+
+    def __call__(self, done: int, total: int, frames: int) -> None:
+        if done % self._every == 0 or done == total:
+            dt = time.perf_counter() - self._t0
+            print(
+                f'front end: {done}/{total} clips, {frames} frames, {frames / max(dt, 1e-9):.1f} '
+                f'frames/s ({dt:.0f} s)',
+                flush=True,
+            )
+
+
 def load_training_clips(cfg: TrainConfig) -> list[Clip]:
     """Clips of the configured named data set or dataset folder, or generated synthetic ones.
 
@@ -137,6 +170,11 @@ def load_training_clips(cfg: TrainConfig) -> list[Clip]:
             cfg.model.crop_size,
             replace(syn, duration=d.duration),
             people,
+            front_end=training_face_config() if d.front_end else None,
+            workers=d.workers,
+            progress=_GenerationProgress(len(people) * d.clips_per_subject)
+            if d.front_end
+            else None,
         )
     if not clips:
         raise DataError('the training data has no clips')

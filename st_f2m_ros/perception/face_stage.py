@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.errors import ModelFileError
+from st_f2m_ros.perception.crop import crop_face
 from st_f2m_ros.perception.face import BLAZEFACE, FaceConfig, FaceObservation, FaceTracker
 
 _log = logging.getLogger(__name__)
@@ -165,3 +166,15 @@ class FaceStage:
         return FaceObservation(
             stamp, box, not front.tracked, 1, float(score), frontend=front
         )  # type: ignore[arg-type]
+
+    def observe(
+        self, stamp: float, bgr: np.ndarray, crop_size: int, defer_detection: bool = False
+    ) -> tuple[FaceObservation, np.ndarray | None]:
+        """`update`, then the model's crop cut from the face box (None when there is no face).
+
+        The one per-frame step of the runtime pipeline, shared with training-data generation
+        (`SyntheticSession.to_clip(front_end=...)`) so that both crop the same way.
+        """
+        obs = self.update(stamp, bgr, defer_detection=defer_detection)
+        crop = crop_face(bgr, obs.box, crop_size) if obs.box is not None else None
+        return obs, crop

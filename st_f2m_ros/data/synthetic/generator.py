@@ -22,7 +22,7 @@ all its images in memory; `to_clip()` cuts the face crops with `perception.crop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 import zlib
@@ -295,12 +295,33 @@ class SyntheticSession:
         for i in range(len(self)):
             yield self.render(i)
 
-    def to_clip(self, crop_size: int = 112) -> Clip:
-        """Render and crop every frame into a `Clip` (boxes are known: face_found all True)."""
+    def to_clip(self, crop_size: int = 112, front_end: Any = None) -> Clip:
+        """Render and crop every frame into a `Clip`.
+
+        Without `front_end` the crops are cut from the generator's known boxes (face_found all
+        True, no `measured`). With one (a `perception.face_stage.FaceStage`, the runtime
+        pipeline's face stage) every frame goes through it as at run time: the crop is cut
+        from its box by `FaceStage.observe` and `measured` / `measured_ok` are the front end's
+        components and reliable mask, with the person's neutral baseline learnt online from
+        the first frame (`new_person`). A frame it misses keeps the generator's box crop with
+        `measured_ok` all False.
+        """
         n = len(self)
         crops = np.empty((n, crop_size, crop_size, 3), dtype=np.uint8)
+        measured = ok = None
+        if front_end is not None:
+            front_end.new_person()
+            measured = np.zeros((n, NUM_COMPONENTS), dtype=np.float32)
+            ok = np.zeros((n, NUM_COMPONENTS), dtype=bool)
         for f in self.frames():
-            crops[f.index] = crop_face(f.image, f.box, crop_size)
+            crop = None
+            if front_end is not None:
+                obs, crop = front_end.observe(f.time, f.image, crop_size)
+                front = obs.frontend
+                if front is not None:
+                    measured[f.index] = front.components
+                    ok[f.index] = front.reliable
+            crops[f.index] = crop if crop is not None else crop_face(f.image, f.box, crop_size)
         return Clip(
             subject=self.subject.subject_id,
             crops=crops,
@@ -308,6 +329,8 @@ class SyntheticSession:
             labels=self.labels.astype(np.int64),
             components=self.components.copy(),
             face_found=np.ones(n, dtype=bool),
+            measured=measured,
+            measured_ok=ok,
             utterances=list(self.utterances),
             source=self.source,
         )
@@ -329,18 +352,58 @@ def generate_clips(
     crop_size: int = 112,
     config: SyntheticConfig | None = None,
     subjects: list[Subject] | None = None,
+    front_end: Any = None,
+    workers: int = 1,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> list[Clip]:
     """Generate clips in memory: `clips_per_subject` clips of `duration` s for each subject.
 
     Subjects are `make_subjects(n_subjects, seed)` unless given. `config.duration` is
-    replaced by `duration`.
+    replaced by `duration`. `front_end`: a `perception.face.FaceConfig`; each process then
+    builds one `FaceStage` from it and every clip goes through it (`SyntheticSession.to_clip`).
+    `workers` > 1 renders in that many processes (same clips, same order);
+    `progress(done_clips, total_clips, done_frames)` is called after each clip.
     """
     from dataclasses import replace
 
     cfg = replace(config or SyntheticConfig(), duration=duration)
     people = subjects if subjects is not None else make_subjects(n_subjects, seed)
-    return [
-        SyntheticSession(s, cfg, seed, k).to_clip(crop_size)
-        for s in people
-        for k in range(clips_per_subject)
+    jobs = [
+        (s, cfg, seed, k, crop_size, front_end) for s in people for k in range(clips_per_subject)
     ]
+    clips: list[Clip] = []
+    frames = 0
+
+    def _done(clip: Clip) -> None:
+        nonlocal frames
+        clips.append(clip)
+        frames += len(clip)
+        if progress is not None:
+            progress(len(clips), len(jobs), frames)
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            _done(_clip_job(job))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for clip in pool.map(_clip_job, jobs):
+                _done(clip)
+    return clips
+
+
+_STAGES: dict[Any, Any] = {}  # one face stage per process and FaceConfig
+
+
+def _clip_job(job: tuple) -> Clip:
+    subject, cfg, seed, k, crop_size, face_config = job
+    stage = None
+    if face_config is not None:
+        stage = _STAGES.get(face_config)
+        if stage is None:
+            from st_f2m_ros.perception.face_stage import FaceStage
+
+            cv2.setNumThreads(1)
+            stage = _STAGES[face_config] = FaceStage(face_config)
+    return SyntheticSession(subject, cfg, seed, k).to_clip(crop_size, front_end=stage)

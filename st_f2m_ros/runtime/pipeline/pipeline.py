@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.errors import ConfigError, PerceptionError, StF2MError
-from st_f2m_ros.perception.crop import crop_face
 from st_f2m_ros.perception.face_stage import FaceStage
 from st_f2m_ros.perception.image_convert import (
     ImageError,
@@ -240,11 +239,9 @@ class PerceptionPipeline:
 
     def _track(self, out: FrameOutcome, stamp: float, bgr: np.ndarray, t0: float) -> None:
         # Keep the detector off frames that complete a window: their latency is what counts.
-        obs = self.tracker.update(stamp, bgr, defer_detection=self.scheduler.due(stamp))
+        size = self.recognizer.backend.crop_size
+        obs, crop = self.tracker.observe(stamp, bgr, size, self.scheduler.due(stamp))
         out.observation = obs
-        crop = None
-        if obs.box is not None:
-            crop = crop_face(bgr, obs.box, self.recognizer.backend.crop_size)
         self.cache.add(stamp, crop, frame_face(obs, self.tracker.config))
         self._last_input = stamp
         self._stale_reported_at = None
