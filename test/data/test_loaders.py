@@ -34,6 +34,7 @@ from st_f2m_ros.data.loaders import (
     wflw_components,
 )
 from st_f2m_ros.data.loaders.ckplus import sequence_labels
+from st_f2m_ros.data.loaders.common import frames_to_clip
 from st_f2m_ros.data.loaders.disfa import DISFA_AUS
 from st_f2m_ros.data.loaders.mosei import MoseiDataset, labels_from_scores
 from st_f2m_ros.errors import DataError
@@ -140,6 +141,27 @@ def test_disfa_errors(tmp_path: Path, formats: SimpleNamespace) -> None:
     (tmp_path / 'ActionUnit_Labels' / 'SN001' / 'SN001_au4.txt').unlink()
     with pytest.raises(DataError, match=r'SN001_au4\.txt not found'):
         read_disfa_aus(tmp_path)
+
+
+def test_disfa_video_and_labels_of_different_length(
+    tmp_path: Path, formats: SimpleNamespace
+) -> None:
+    formats.disfa(tmp_path, n=6)
+    video = tmp_path / 'Videos_LeftCamera' / 'LeftVideoSN001_comp.avi'
+    formats.write_video(video, formats.frames(4), 20.0, 'MJPG')  # 4 frames, 6 AU rows
+    clip = load_disfa(tmp_path, crop_size=32, label_fn=_constant_label)[0]
+    assert len(clip) == 4 and clip.components.shape == (4, 12)
+    assert clip.labels.tolist() == [0, 0, 0, 2]
+
+
+def test_a_stream_shorter_than_its_time_stamps(formats: SimpleNamespace) -> None:
+    images = formats.frames(3)
+    times, labels, comps = np.arange(5) / 20.0, np.arange(5), np.zeros((5, 12))
+    box = [(90.0, 10.0, 140.0, 140.0)] * 5
+    clip = frames_to_clip(iter(images), times, labels, 's', 'v', 32, box, comps, allow_short=True)
+    assert len(clip) == 3 and clip.labels.tolist() == [0, 1, 2] and clip.components.shape[0] == 3
+    with pytest.raises(DataError, match='3 frames but 5 time stamps'):
+        frames_to_clip(iter(images), times, labels, 's', 'v', 32, box, comps)
 
 
 # WFLW --------------------------------------------------------------------------------------

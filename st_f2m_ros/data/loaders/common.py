@@ -88,11 +88,14 @@ def frames_to_clip(
     boxes: Iterable[Box | None] | None = None,
     components: np.ndarray | None = None,
     utterances: list[Utterance] | None = None,
+    allow_short: bool = False,
 ) -> Clip:
     """Crop faces (given boxes, else Haar per frame) and build a Clip.
 
     Frames before the first detection, and frames where no face was ever found, get an
-    all-zero crop and face_found False, as the Clip contract says.
+    all-zero crop and face_found False, as the Clip contract says. With `allow_short`, a
+    stream that ends early (a video decoding fewer frames than its header states) cuts the
+    times, labels and components to the frames read instead of raising.
     """
     boxer = FaceBoxer() if boxes is None else None
     box_iter = iter(boxes) if boxes is not None else None
@@ -109,6 +112,10 @@ def frames_to_clip(
         else:
             crops.append(crop_face(img, box, crop_size))
             found.append(bool(ok))
+    if allow_short and 0 < len(crops) < len(times):
+        n = len(crops)
+        times, labels = times[:n], labels[:n]
+        components = None if components is None else components[:n]
     if len(crops) != len(times):
         raise DataError(f'{source}: {len(crops)} frames but {len(times)} time stamps')
     return Clip(

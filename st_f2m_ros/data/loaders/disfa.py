@@ -33,7 +33,7 @@ import numpy as np
 
 from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.data.loaders.common import LabelFn, default_label_fn, frames_to_clip, require_dir
-from st_f2m_ros.data.loaders.crema_d import read_video
+from st_f2m_ros.data.loaders.crema_d import iter_video, open_video
 from st_f2m_ros.data.synthetic.expression import AU_EFFECTS, AU_INDEX, clip_components
 from st_f2m_ros.errors import DataError
 from st_f2m_ros.taxonomy import COMPONENTS, NUM_COMPONENTS
@@ -139,19 +139,20 @@ def load_disfa(
         path = videos / f'{camera}Video{subject}_comp.avi'
         if not path.is_file():
             raise DataError(f'{path} not found: expected the DISFA video of {subject}')
-        frames, _ = read_video(path)
-        n = min(len(frames), len(aus))
+        cap, _, count = open_video(path)
+        n = min(count, len(aus)) if count > 0 else len(aus)
         comps = disfa_components(aus[:n])
         labels = np.asarray(label_fn(comps), dtype=np.int64)
         clips.append(
-            frames_to_clip(
-                frames[:n],
+            frames_to_clip(  # streamed: only the crops are kept
+                iter_video(cap, n),
                 np.arange(n) / DISFA_FPS,
                 labels,
                 subject,
                 str(path),
                 crop_size,
                 components=comps,
+                allow_short=True,
             )
         )
     return clips
