@@ -11,30 +11,42 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""`st-f2m bench`: end-to-end perception frames/s and window latency per backend.
+"""`st-f2m bench`: end-to-end perception frames/s, window latency and the stages per backend.
 
-Targets (DESIGN section 6): >= 60 frames/s with the fastest CPU backend on 2 cores, >= 30 with
-eager PyTorch, p95 window latency <= 50 ms, >= 80 % of the frame rate while /adapt runs.
+Targets (DESIGN section 6, issue 9): >= 60 frames/s with the fastest CPU backend on 2 cores,
+>= 30 with eager PyTorch, p95 window latency <= 50 ms, >= 80 % of the frame rate while /adapt
+runs, node memory <= 1.5 GB.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the bench parser."""
     p = subparsers.add_parser(
         'bench',
-        help='measure end-to-end frames/s and window latency per backend, with /adapt running',
+        help='measure frames/s, window latency, per-stage times and memory per backend',
         description=(
             'Feed 640x480 synthetic camera frames (sensor_msgs/Image rgb8 fields, 30 Hz stamps) '
             'through the whole perception pipeline as fast as it takes them, for each backend, '
             'first alone and then while the /adapt inner loop runs on another thread; print '
-            'frames/s, window latency p50/p95 and the machine. A benchmark, not a test: '
-            'numbers depend on the machine and its load.'
+            'frames/s, window latency p50/p95, resident memory and the machine, then the '
+            "front end's stages per frame: decode, face (detect, tracked mesh, measure: "
+            'components and quality), crop, encode (E: for a fer_mini_xception model the '
+            'expression net) and classify (the window head), each as calls, median and p95 ms '
+            'a call and mean ms per frame. Works for any checkpoint (--checkpoint), pixel or '
+            'FER backbone. A benchmark, not a test: numbers depend on the machine and its '
+            'load (printed before and after).'
         ),
-        epilog='example: st-f2m bench --backends torch,onnx --seconds 10 --threads 2',
+        epilog=(
+            'example: st-f2m bench --backends torch,onnx --seconds 10 --threads 2 '
+            "--json bench.json; the real node process's memory: "
+            '.venv-ros/bin/python benchmarks/bench_node_memory.py'
+        ),
     )
     p.add_argument(
         '--checkpoint', default=None,
@@ -57,6 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         'queue, as on the robot (default max,paced)',
     )  # fmt: skip
     p.add_argument('--onnx-dir', default=None, help='reuse / keep the ONNX export here')
+    p.add_argument(
+        '--face-detector', default='', choices=('', 'blazeface_full', 'blazeface_short', 'haar'),
+        help='face stage (default: the node default, blazeface_full; Haar when the model files '
+        'are not installed)',
+    )  # fmt: skip
+    p.add_argument('--json', default=None, help='also write every figure to this JSON file')
     p.set_defaults(func=run)
 
 
@@ -90,15 +108,18 @@ def run(args: argparse.Namespace) -> int:
         format_table,
         machine_line,
         render_frames,
+        report_dict,
         run_phase,
         support_clips,
     )
+    from st_f2m_ros.runtime.bench_stages import format_stages, rss_mb
     from st_f2m_ros.runtime.inference.factory import build_recognizer
 
     torch.set_num_threads(max(1, args.threads))
     backends = [b.strip() for b in args.backends.split(',') if b.strip()]
     if not backends:
         raise ConfigError('--backends lists no backend')
+    load_before = [round(x, 2) for x in os.getloadavg()] if hasattr(os, 'getloadavg') else []
     model, what = _model(args.checkpoint)
     cfg = model.config
     print(machine_line(args.threads))
@@ -114,7 +135,11 @@ def run(args: argparse.Namespace) -> int:
         rec = build_recognizer(name, model=model, onnx_dir=args.onnx_dir, num_threads=args.threads)
         for mode in modes:
             print(f'measuring {name} ({mode}) ...', flush=True)
-            kw = {'paced': mode == 'paced', 'camera_fps': args.camera_rate}
+            kw = {
+                'paced': mode == 'paced',
+                'camera_fps': args.camera_rate,
+                'detector': args.face_detector,
+            }
             rows.append(run_phase(rec, frames, args.seconds, **kw))
             if not args.no_adapt:
                 rec.reset()
@@ -125,5 +150,22 @@ def run(args: argparse.Namespace) -> int:
     print()
     for line in format_table(rows):
         print(line)
+    print()
+    print('stages (ms a call; ms/frame = mean cost per processed frame):')
+    for line in format_stages(rows):
+        print(line)
+    current, peak = rss_mb()
+    print(f'memory: bench process (pipeline + model in-process, no rclpy) RSS {current:.0f} MB, '
+          f'peak {peak:.0f} MB')  # fmt: skip
     print(machine_line(args.threads))
+    if args.json:
+        from st_f2m_ros.data.io_utils import atomic_path
+
+        info = {'what': what, 'backbone': cfg.backbone, 'crop': cfg.crop_size,
+                'window': cfg.window, 'fuzzy': cfg.fuzzy, 'face_detector': args.face_detector
+                or 'default'}  # fmt: skip
+        report = report_dict(rows, info, args.threads, load_before)
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + '\n')
+        print(f'wrote {args.json}')
     return 0

@@ -21,11 +21,15 @@ sustainable end-to-end rate and windows happen at their real ratio to frames (on
 The "adapting" phase runs the real `/adapt` inner loop (`meta.adapt.adapt`, paper eq. 6) on a
 second thread in a loop, swapping each result in, and counts the frames that still flow.
 Numbers are medians over repeats where it matters; the machine is printed with them.
+
+Each phase also breaks the frame down into its stages (runtime/bench_stages.py) and records the
+process's resident memory: the bench runs the node's pipeline, recognizer and model in-process,
+without rclpy (benchmarks/bench_node_memory.py measures a real node process).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import os
 import platform
 import threading
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.perception.image_convert import bgr_to_image
+from st_f2m_ros.runtime.bench_stages import StageTimer, instrument, rss_mb
 from st_f2m_ros.runtime.inference.recognizer import Recognizer
 from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
 from st_f2m_ros.runtime.pipeline.stats import PerceptionStats
@@ -56,6 +61,8 @@ class BenchRow:
     adapt_seconds: float = 0.0
     dropped: int = 0
     face_rate: float = 0.0
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    rss_mb: float = 0.0
 
     @property
     def fps(self) -> float:
@@ -112,15 +119,20 @@ def run_phase(
     camera_fps: float = 30.0,
     warmup: int = 90,
     paced: bool = False,
+    detector: str = '',
 ) -> BenchRow:
     """Feed frames for `seconds` of wall time (after a warm-up) and measure.
 
     `paced` delivers frames at the camera rate in wall time, as a camera would: a frame that
     arrives while the previous one is still processed replaces it (a depth-1 queue), and the
     skipped ones are counted as dropped. Unpaced, frames are fed back to back (maximum rate).
+    `detector`: the face stage (FaceConfig.detector; '' = its default, BlazeFace full-range).
     """
+    from st_f2m_ros.perception.face import FaceConfig
+
     fields = [bgr_to_image(f, 'rgb8') for f in frames]
-    pipe = PerceptionPipeline(recognizer, PipelineConfig(subject_id='bench'))
+    face = FaceConfig(detector=detector) if detector else FaceConfig()
+    pipe = PerceptionPipeline(recognizer, PipelineConfig(subject_id='bench', face=face))
     pipe.stats = PerceptionStats(horizon=float('inf'))  # percentiles over the whole phase
     pipe.warm_up()
     i = 0
@@ -131,24 +143,27 @@ def run_phase(
         pipe.process_image(i / camera_fps, f.encoding, f.height, f.width, f.step, 0, f.data)
         i += 1
 
-    for _ in range(warmup):
-        feed()
-    pipe.stats.clear_latencies()
-    if adapter is not None:
-        adapter.start()
-    start_i, t0 = i, time.perf_counter()
-    n = dropped = 0
-    while (now := time.perf_counter() - t0) < seconds:
-        if paced:
-            due = start_i + int(now * camera_fps)  # the newest frame the camera has sent
-            if due < i:
-                time.sleep((i - start_i) / camera_fps - now)
-                continue
-            dropped += due - i
-            i = due
-        feed()
-        n += 1
-    elapsed = time.perf_counter() - t0
+    timer = StageTimer()
+    with instrument(pipe, timer):
+        for _ in range(warmup):
+            feed()
+        pipe.stats.clear_latencies()
+        timer.clear()
+        if adapter is not None:
+            adapter.start()
+        start_i, t0 = i, time.perf_counter()
+        n = dropped = 0
+        while (now := time.perf_counter() - t0) < seconds:
+            if paced:
+                due = start_i + int(now * camera_fps)  # the newest frame the camera has sent
+                if due < i:
+                    time.sleep((i - start_i) / camera_fps - now)
+                    continue
+                dropped += due - i
+                i = due
+            feed()
+            n += 1
+        elapsed = time.perf_counter() - t0
     if adapter is not None:
         adapter.stop.set()
         adapter.join()
@@ -166,6 +181,8 @@ def run_phase(
         adapt_seconds=float(np.median(adapter.durations)) if adapter and adapter.durations else 0,
         dropped=dropped,
         face_rate=float(s['face_found_rate']),
+        stages=timer.summary(n),
+        rss_mb=rss_mb()[0],
     )
 
 
@@ -184,7 +201,7 @@ def format_table(rows: list[BenchRow]) -> list[str]:
     head = (
         f'{"backend":<9} {"mode":<6} {"phase":<9} {"frames/s":>9} {"dropped":>8} '
         f'{"window p50":>11} {"window p95":>11} {"frame p95":>10} {"faces":>6} {"adapts":>7} '
-        f'{"adapt s":>8}'
+        f'{"adapt s":>8} {"RSS MB":>7}'
     )
     lines = [head, '-' * len(head)]
     steady = {(r.backend, r.mode): r.fps for r in rows if r.phase == 'steady'}
@@ -192,7 +209,8 @@ def format_table(rows: list[BenchRow]) -> list[str]:
         lines.append(
             f'{r.backend:<9} {r.mode:<6} {r.phase:<9} {r.fps:>9.1f} {r.dropped:>8d} '
             f'{r.window_p50_ms:>9.1f}ms {r.window_p95_ms:>9.1f}ms {r.frame_p95_ms:>8.1f}ms '
-            f'{100 * r.face_rate:>5.0f}% {r.adaptations:>7d} {r.adapt_seconds:>8.2f}'
+            f'{100 * r.face_rate:>5.0f}% {r.adaptations:>7d} {r.adapt_seconds:>8.2f} '
+            f'{r.rss_mb:>7.0f}'
         )
     for r in rows:
         base = steady.get((r.backend, r.mode))
@@ -202,3 +220,31 @@ def format_table(rows: list[BenchRow]) -> list[str]:
                 f'{100 * r.fps / base:.0f} % of steady'
             )
     return lines
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """The machine line's facts, for the JSON report."""
+    load = os.getloadavg() if hasattr(os, 'getloadavg') else (float('nan'),) * 3
+    return {
+        'processor': platform.processor() or platform.machine(),
+        'cores': os.cpu_count(),
+        'threads': threads,
+        'load_average_1_5_15': [round(x, 2) for x in load],
+        'python': platform.python_version(),
+    }
+
+
+def report_dict(
+    rows: list[BenchRow], model: dict[str, Any], threads: int, load_before: list[float]
+) -> dict[str, Any]:
+    """Everything measured, for `--json` (machine, model, rows with stages, peak RSS)."""
+    current, peak = rss_mb()
+    return {
+        'machine': {**machine_info(threads), 'load_average_before': load_before},
+        'model': model,
+        'rows': [
+            {**{k: v for k, v in vars(r).items()}, 'fps': r.fps} for r in rows
+        ],
+        'rss_mb': {'current': current, 'peak': peak, 'what': 'bench process (pipeline, '
+                   'recognizer and model in-process, both backends loaded; no rclpy)'},
+    }  # fmt: skip
