@@ -69,8 +69,11 @@ class FERBackbone(nn.Module):
     Has no parameters and no state; `out_channels` (128) is the feature map's width.
     """
 
-    def __init__(self, expected_sha256: str = '') -> None:
+    def __init__(self, expected_sha256: str = '', equalize: bool = False) -> None:
         super().__init__()
+        # Dim cameras: histogram-equalise the 64 x 64 grey face (expression_net.equalize_hist).
+        # Not in the checkpoint: the node sets it (expression_equalize) before any export.
+        self.equalize = bool(equalize)
         net = _load_net(expected_sha256)
         self.source_sha256: str = net.source_sha256
         self.input_size: int = net.input_size
@@ -117,6 +120,10 @@ class FERBackbone(nn.Module):
         if grey.shape[-2:] != (s, s):
             grey = F.interpolate(grey, size=(s, s), mode='bilinear', align_corners=False)
             grey = torch.round(grey)
+        if self.equalize:
+            from st_f2m_ros.perception.expression_net import equalize_hist
+
+            grey = equalize_hist(grey)
         return (grey / 255.0 - 0.5) * 2.0
 
     def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

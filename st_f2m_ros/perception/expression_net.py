@@ -86,6 +86,26 @@ def _embedding_layer(config: dict) -> str:
     return convs[-1]['inbound_nodes'][0][0][0]
 
 
+def equalize_hist(grey: torch.Tensor) -> torch.Tensor:
+    """cv2.equalizeHist of each image, in torch (exports to ONNX with the model's encoder).
+
+    `grey`: float [N, 1, H, W] of whole grey levels 0..255; returns the same. Equal to OpenCV's
+    (tested): lut[v] = round((cdf[v] - cdf[first]) * 255 / (total - cdf[first])), `first` the
+    darkest level present; a one-level image is returned unchanged. The histogram is counted
+    by comparing every pixel with the 256 levels (1 M comparisons for a 64 x 64 face).
+    """
+    n = grey.shape[0]
+    flat = grey.reshape(n, -1)
+    total = flat.shape[1]
+    levels = torch.arange(256, dtype=grey.dtype, device=grey.device)
+    cdf = (flat[:, :, None] <= levels).sum(dim=1).to(torch.float32)  # [N, 256]
+    first = torch.where(cdf > 0, cdf, torch.full_like(cdf, total)).amin(dim=1, keepdim=True)
+    scale = 255.0 / (total - first).clamp(min=1.0)
+    lut = torch.round((cdf - first) * scale).clamp(0.0, 255.0).to(grey.dtype)
+    out = torch.gather(lut, 1, flat.clamp(0, 255).long()).reshape(grey.shape)
+    return torch.where((first >= total).reshape(n, 1, 1, 1), grey, out)
+
+
 class _Heads(torch.nn.Module):
     """The graph plus what turns its outputs into ours: column order, pooled embedding."""
 
@@ -178,6 +198,8 @@ class ExpressionNet:
         With `equalize` (off by default, and not what fer does) the 64 x 64 grey face is
         histogram-equalised first: measured on the astronaut darkened to 10 %, fer's own
         preprocessing loses the smile (happiness 0.23) and equalisation restores it (0.999).
+        Global equalisation rather than CLAHE because `equalize_hist` reproduces it exactly in
+        torch, so the model's encoder (FER backbone, ONNX export) does the same.
         """
         faces = np.asarray(faces)
         if (

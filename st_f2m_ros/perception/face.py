@@ -75,6 +75,10 @@ class FaceConfig:
             side of the landmark box, pixels) or a larger head turn (degrees) is low quality.
         occluded_face: 'abstain' (a frame with mouth or nose covered is low quality) or
             'mark' (decide anyway; the covered components are reported unreliable).
+        detect_min_score: BlazeFace detection threshold (0: the variant's MediaPipe default,
+            0.6 full-range / 0.5 short-range); lower finds dim or partly hidden faces.
+        redetect_every: BlazeFace: also run the detector every this many tracked frames, to
+            pick up a closer person (0: only when the mesh loses the face).
         box_scale, box_shift: the front end's landmark box made Haar-like (what the pixel
             checkpoint was trained on): square side = box_scale x the longer side, centre
             moved down by box_shift x that side (negative: up). Measured on synthetic frames
@@ -101,6 +105,8 @@ class FaceConfig:
     max_abs_yaw: float = 45.0
     max_abs_pitch: float = 35.0
     occluded_face: str = 'abstain'
+    detect_min_score: float = 0.0
+    redetect_every: int = 0
     box_scale: float = 1.25
     box_shift: float = -0.075
 
@@ -123,10 +129,13 @@ class FaceConfig:
             and 0 < self.max_abs_pitch <= 90
             and 0.5 <= self.box_scale <= 3
             and abs(self.box_shift) <= 1
+            and 0 <= self.detect_min_score < 1
+            and self.redetect_every >= 0
         ):
             raise ConfigError(
                 'face config: min_face_px >= 0, 0 < max_abs_yaw, max_abs_pitch <= 90, '
-                '0.5 <= box_scale <= 3 and |box_shift| <= 1'
+                '0.5 <= box_scale <= 3, |box_shift| <= 1, 0 <= detect_min_score < 1 and '
+                'redetect_every >= 0'
             )
         if self.target not in TARGET_MODES:
             raise ConfigError(f'face target must be one of {TARGET_MODES}, got {self.target!r}')

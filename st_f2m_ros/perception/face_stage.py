@@ -97,7 +97,10 @@ class FaceStage:
         from st_f2m_ros.perception.face_quality import QualityConfig
 
         fe_cfg = FrontEndConfig(
-            detector=DetectorConfig(variant=BLAZEFACE[cfg.detector]),
+            detector=DetectorConfig(
+                variant=BLAZEFACE[cfg.detector], min_score=cfg.detect_min_score or None
+            ),
+            redetect_every=cfg.redetect_every,
             quality=_quality_config(QualityConfig(), cfg),
             models_dir=cfg.models_dir or None,
         )

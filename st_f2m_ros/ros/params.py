@@ -156,6 +156,24 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     ParamSpec(
+        'face_min_score',
+        0.0,
+        'BlazeFace detection threshold; 0 = the MediaPipe default of the variant (0.6 full-range, '
+        '0.5 short-range). Lower finds dim or partly hidden faces, and more false ones.',
+        0.0,
+        0.99,
+        read_only=True,
+    ),
+    ParamSpec(
+        'face_redetect_every',
+        0,
+        'BlazeFace: also run the detector every N frames while the mesh follows a face, to pick '
+        'up a closer person (0 = only when the face is lost; each run costs a detection).',
+        0,
+        3000,
+        read_only=True,
+    ),
+    ParamSpec(
         'models_dir',
         '',
         'Folder searched first for the real-face model files (empty = where st-f2m models '
@@ -212,6 +230,15 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
         '(LOW_CONFIDENCE; reason in /diagnostics abstained_<reason>).',
         0.0,
         1.0,
+    ),
+    ParamSpec(
+        'expression_equalize',
+        False,
+        'FER expression net (fer_mini_xception models): histogram-equalise the 64x64 grey face '
+        'before the net, for dim cameras (the astronaut darkened to 10 % reads happiness 0.23 '
+        'without, 0.999 with). Changes the features: the model id gets +equalize (its own ONNX '
+        'export and adaptations). Refused at start-up for a pixel (ResNet) model.',
+        read_only=True,
     ),
     ParamSpec(
         'adaptation_store',

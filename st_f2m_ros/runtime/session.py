@@ -76,6 +76,8 @@ def pipeline_config(values: Mapping[str, Any], subject: str, frame_id: str = '')
             max_abs_yaw=float(values.get('max_abs_yaw', 45.0)),
             max_abs_pitch=float(values.get('max_abs_pitch', 35.0)),
             occluded_face=str(values.get('occluded_face', 'abstain')),
+            detect_min_score=float(values.get('face_min_score', 0.0)),
+            redetect_every=int(values.get('face_redetect_every', 0)),
         ),
         postprocess=PostprocessConfig(
             confidence_threshold=float(values.get('min_confidence', 0.45)),
@@ -144,6 +146,24 @@ def apply_live_params(session: Session, changes: Mapping[str, Any]) -> list[str]
     return [k for k in changes if k in LIVE_SESSION]
 
 
+def equalize_expression(model: Any) -> None:
+    """Histogram-equalise faces before the FER expression net (node: expression_equalize).
+
+    The features change, so the model id gets '+equalize': its ONNX export and its persisted
+    adaptations are kept apart from the plain model's. A pixel (ResNet) model has no expression
+    net: ConfigError, naming the parameter.
+    """
+    from st_f2m_ros.errors import ConfigError
+
+    if not getattr(model, 'frozen_backbone', False):
+        raise ConfigError(
+            f'expression_equalize needs a model with the fer_mini_xception backbone; this one '
+            f'uses {model.config.backbone}: set expression_equalize false'
+        )
+    model.backbone.equalize = True
+    model.model_id = f'{model.model_id}+equalize'
+
+
 @dataclass
 class Session:
     """What the node runs: the torch model (for adaptation), recognizer, pipeline, manager."""
@@ -170,6 +190,8 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
 
     checkpoint = str(values.get('checkpoint', '') or '') or None
     model = load_checkpoint(checkpoint)
+    if bool(values.get('expression_equalize', False)):
+        equalize_expression(model)
     recognizer = build_recognizer(
         str(values.get('backend', 'torch')),
         model=model,
