@@ -83,7 +83,7 @@ def test_timer_summary_counts_calls_and_cost_per_frame() -> None:
     assert set(out) <= {name for name, _ in STAGES}
 
 
-def test_json_report_has_rows_stages_and_memory(torch_backend) -> None:
+def test_json_report_has_rows_stages_and_memory() -> None:
     row = bench.BenchRow('torch', 'steady', 'max', 30, 1.0, 5.0, 9.0, 4.0)
     row.stages = {'face': {'calls': 30, 'p50_ms': 1.0, 'p95_ms': 2.0, 'per_frame_ms': 1.0}}
     report = bench.report_dict([row], {'backbone': 'x'}, 2, [0.5, 0.5, 0.5])
