@@ -155,6 +155,29 @@ class FaceStage:
         if self.frontend is not None:
             self.frontend.reset(keep_baseline=False)
 
+    @property
+    def neutral_source(self) -> str:
+        """The front end's baseline_source ('prior', 'partial', 'online', 'support'); '' (Haar)."""
+        return self.frontend.baseline.source if self.frontend is not None else ''
+
+    def set_neutral(self, state: dict[str, Any] | None) -> None:
+        """Take the person's neutral face from neutral support clips, or drop one taken so.
+
+        `state` is a `NeutralBaseline.state()` (baseline_source 'support' from then on); None
+        forgets a support baseline, so the front end learns the neutral online again (an
+        online estimate is kept). Nothing to do with the Haar detector.
+        """
+        fe = self.frontend
+        if fe is None:
+            return
+        if state is None:
+            if fe.baseline.source == 'support':
+                fe.baseline.reset()
+            return
+        from st_f2m_ros.perception.face_components import NeutralBaseline
+
+        fe.baseline = NeutralBaseline.from_state(state, fe.cset, fe.config.baseline)
+
     def update(
         self, stamp: float, bgr: np.ndarray, defer_detection: bool = False
     ) -> FaceObservation:

@@ -217,5 +217,10 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
         # should_stop: the manager's cancel flag, polled before each inner step (bounded close)
         return adapt(model, clips, steps=steps, should_stop=should_stop)
 
-    manager = AdaptationManager(recognizer, adapt_fn, settings, store)
+    # Support frames go through the pipeline's face stage settings; without a pipeline (the
+    # `st-f2m adapt` command) through the ones the node would use.
+    face = None if pipeline is not None else pipeline_config(values, subject).face
+    manager = AdaptationManager(
+        recognizer, adapt_fn, settings, store, faces=pipeline, face_config=face
+    )
     return Session(model, recognizer, pipeline, manager)

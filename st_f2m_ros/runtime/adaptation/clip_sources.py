@@ -13,8 +13,9 @@
 # limitations under the License.
 """Support clips for /adapt from where they come: inline frames, rosbag2 files, video files.
 
-Everything ends as `data.clip.Clip` (face crops + per-frame labels), cut with the same
-`perception.crop.crop_face` as the live frames so that adaptation sees what inference sees.
+Everything ends as `data.clip.Clip` (face crops + per-frame labels, and the front end's
+measured components), cut by the live pipeline's face stage (`support_faces`) so that
+adaptation sees what inference sees.
 
 Labels of file clips come from, in order:
 * the bag's ground-truth topic (`/emotion/ground_truth`, st_f2m_ros/EmotionSequence): each
@@ -128,8 +129,14 @@ def split_by_label(
     found: np.ndarray,
     source: str,
     max_frames: int,
+    measured: np.ndarray | None = None,
+    measured_ok: np.ndarray | None = None,
 ) -> list[Clip]:
-    """Cut a labelled frame stream into one Clip per run of equal labels (-1 dropped)."""
+    """Cut a labelled frame stream into one Clip per run of equal labels (-1 dropped).
+
+    `measured` / `measured_ok` [N, 12] (the front end's components and reliable mask) are cut
+    with the frames.
+    """
     clips: list[Clip] = []
     start = 0
     n = len(labels)
@@ -145,6 +152,8 @@ def split_by_label(
                             times[a:b],
                             labels[a:b].copy(),
                             face_found=found[a:b],
+                            measured=None if measured is None else measured[a:b],
+                            measured_ok=None if measured_ok is None else measured_ok[a:b],
                             source=f'{source}[{a}:{b}]',
                         )
                     )
@@ -323,31 +332,24 @@ def utterances_of(text: str, times: np.ndarray) -> list[Utterance]:
     return [Utterance(float(times[0]), float(times[-1]), text)]
 
 
-def default_crop_fn(size: int, clips_are_crops: bool = False) -> CropFn:
-    """Face cropper for support frames: the live pipeline's detector and `crop_face`.
+def default_crop_fn(size: int, clips_are_crops: bool = False, face: Any = None) -> CropFn:
+    """Face cropper for single images: the live pipeline's face stage and crop box.
 
-    The largest detected face is cut exactly as live frames are (perception.crop.crop_face), so
-    adaptation sees what inference sees; a frame without a face yields None (not used). With
-    `clips_are_crops` (support clips that already are face crops, e.g. the generator's) the
-    whole frame is the face box.
+    Built on `support_faces.SupportFaces` (what /adapt uses) with `face` (a
+    perception.face.FaceConfig; None: the default, the real-face front end with its Haar
+    fallback); each call is a fresh stream, so unrelated images do not follow each other's
+    face. A frame without a face yields None. With `clips_are_crops` (support clips that
+    already are face crops, e.g. the generator's) the whole frame is the face box.
     """
-    from st_f2m_ros.perception.crop import crop_face
-
-    def whole_frame(bgr: np.ndarray) -> np.ndarray:
-        h, w = bgr.shape[:2]
-        return crop_face(bgr, (0.0, 0.0, float(w), float(h)), size, margin=0.0)
+    from st_f2m_ros.perception.face import FaceConfig
+    from st_f2m_ros.runtime.adaptation.support_faces import SupportFaces, whole_frame_crop
 
     if clips_are_crops:
-        return whole_frame
-    from st_f2m_ros.perception.face import FaceDetector
-
-    detector = FaceDetector()
+        return lambda bgr: whole_frame_crop(bgr, size)
+    faces = SupportFaces(face or FaceConfig(), size)
 
     def detected(bgr: np.ndarray) -> np.ndarray | None:
-        faces = detector.detect(bgr)
-        if not faces:
-            return None
-        best = max(faces, key=lambda d: d.box[2] * d.box[3])
-        return crop_face(bgr, best.box, size)
+        faces.begin()
+        return faces(0.0, bgr).crop
 
     return detected

@@ -15,9 +15,12 @@
 
 Personalisation is the meta-learning inner loop (paper eq. 6) run on a person's few labelled
 support clips. The manager ties the concerns together: `validation` (refuse early),
-`support` (clips -> face crops, streamed), `worker` (one low-priority thread, busy refusal,
-bounded close), `store` (versioned atomic files); here: the commit (swap the head with one
-reference assignment, persist) and which person's head serves (`activate`, `reset`).
+`support` (clips -> face crops through the live face stage, streamed), `worker` (one
+low-priority thread, busy refusal, bounded close), `store` (versioned atomic files); here: the
+commit (swap the head with one reference assignment, persist) and which person's head serves
+(`activate`, `reset`). A person's neutral face (from neutral support clips) travels with their
+head: stored in the same file, handed to the pipeline's front end (`FaceTarget`) whenever the
+head is made live, reloaded or dropped.
 Any failure before the swap leaves the running model untouched and comes back as
 `AdaptOutcome(success=False, message=<reason>)`: the service never raises.
 
@@ -49,6 +52,12 @@ from st_f2m_ros.runtime.adaptation.request import (
 from st_f2m_ros.runtime.adaptation.settings import AdaptationSettings, updated_settings
 from st_f2m_ros.runtime.adaptation.store import AdaptationStore, check_subject
 from st_f2m_ros.runtime.adaptation.support import SupportLoader
+from st_f2m_ros.runtime.adaptation.support_faces import (
+    NEUTRAL_KEY,
+    CropOnly,
+    SupportFaces,
+    check_neutral_state,
+)
 from st_f2m_ros.runtime.adaptation.validation import Source, validate_request
 from st_f2m_ros.runtime.adaptation.worker import AdaptWorker
 
@@ -63,6 +72,19 @@ class AdaptTarget(Protocol):
 
     def reset(self, subject: str | None = None) -> bool:
         """Base head; with `subject`, only when that subject's head is the live one."""
+        ...
+
+
+class FaceTarget(Protocol):
+    """What the manager needs of the pipeline (runtime.pipeline.PerceptionPipeline)."""
+
+    @property
+    def face_config(self) -> Any:
+        """The running face stage's perception.face.FaceConfig."""
+        ...
+
+    def set_neutral(self, subject: str, state: dict[str, Any] | None) -> None:
+        """`subject`'s neutral baseline from support clips (None: none, learn it online)."""
         ...
 
 
@@ -82,7 +104,13 @@ class AdaptationManager:
         store: AdaptationStore | None = None,
         crop_fn: cs.CropFn | None = None,
         clock: Callable[[], float] = time.monotonic,
+        faces: FaceTarget | None = None,
+        face_config: Any = None,
     ) -> None:
+        """`faces`: the pipeline whose face stage support frames go through and which gets
+        the neutral baselines; without one, `face_config` (perception.face.FaceConfig; None:
+        the default) is used. `crop_fn` replaces the face stage (crops only, nothing measured).
+        """
         self.target = target
         self.adapt_fn = adapt_fn
         if store is not None:  # the store's keep is the one configured (session passes it)
@@ -90,7 +118,9 @@ class AdaptationManager:
         self.settings = settings
         self.store = store
         self._crop_fn = crop_fn
-        self._crop_cache: dict[tuple[int, bool], cs.CropFn] = {}
+        self.faces = faces
+        self.face_config = face_config
+        self._support_faces: tuple[Any, SupportFaces] | None = None  # (key, stage) of the last
         self.clock = clock
         self.worker = AdaptWorker(settings.worker_nice)
         # Serialises head changes (activate, reset, the swap after an adaptation) so the
@@ -114,18 +144,35 @@ class AdaptationManager:
         return self.worker.busy
 
     @property
-    def crop_fn(self) -> cs.CropFn:
-        """The face cropper for support frames (follows `support_clips_are_crops` live)."""
-        if self._crop_fn is not None:
-            return self._crop_fn
-        key = (self.settings.crop_size, self.settings.clips_are_crops)
-        if key not in self._crop_cache:
-            self._crop_cache[key] = cs.default_crop_fn(*key)
-        return self._crop_cache[key]
+    def crop_fn(self) -> cs.CropFn | None:
+        """A cropper that replaces the face stage for support frames (None: the stage)."""
+        return self._crop_fn
 
     @crop_fn.setter
     def crop_fn(self, fn: cs.CropFn | None) -> None:
         self._crop_fn = fn
+
+    def support_faces(self, settings: AdaptationSettings | None = None) -> SupportFaces | CropOnly:
+        """The face stage for support frames: the pipeline's FaceConfig as it is now.
+
+        Built once per (crop size, clips_are_crops, face config) and kept (loading the front
+        end's models takes a moment); only the worker uses it, one request at a time.
+        """
+        if self._crop_fn is not None:
+            return CropOnly(self._crop_fn)
+        from st_f2m_ros.perception.face import FaceConfig
+
+        s = settings or self.settings
+        face = self.faces.face_config if self.faces is not None else self.face_config
+        key = (s.crop_size, s.clips_are_crops, face or FaceConfig())
+        if self._support_faces is None or self._support_faces[0] != key:
+            self._support_faces = (key, SupportFaces(key[2], key[0], key[1]))
+        return self._support_faces[1]
+
+    def _hand_neutral(self, subject: str, state: dict[str, Any] | None) -> None:
+        """Give the pipeline `subject`'s neutral baseline (called with the head lock held)."""
+        if self.faces is not None:
+            self.faces.set_neutral(subject, state)
 
     def close(self, timeout: float = 5.0) -> bool:
         """Refuse new requests, cancel a running one, return within `timeout` s.
@@ -158,10 +205,17 @@ class AdaptationManager:
     def load_clips(
         self, subject: str, sources: list[Source], settings: AdaptationSettings | None = None
     ) -> list[Clip]:
-        """Turn validated sources into Clips (face crops, labels), one frame at a time."""
-        return SupportLoader(settings or self.settings, self.crop_fn, self.worker.check).load(
-            subject, sources
-        )
+        """Turn validated sources into Clips (face crops, labels, measures), frame by frame."""
+        return self.load_support(subject, sources, settings)[0]
+
+    def load_support(
+        self, subject: str, sources: list[Source], settings: AdaptationSettings | None = None
+    ) -> tuple[list[Clip], dict[str, Any] | None]:
+        """(clips, neutral baseline state of the neutral clips or None)."""
+        s = settings or self.settings
+        loader = SupportLoader(s, self.support_faces(s), self.worker.check)
+        clips = loader.load(subject, sources)
+        return clips, loader.neutral
 
     # ------------------------------------------------------------------ adapt
 
@@ -224,7 +278,7 @@ class AdaptationManager:
         s = self.settings  # read once: a live update applies to the next request
         generation = self._generation
         sources = self.validate(req, s)
-        clips = self.load_clips(req.subject_id, sources, s)
+        clips, neutral = self.load_support(req.subject_id, sources, s)
         steps = req.inner_steps or s.default_inner_steps
         self.worker.check()
         result = self._call_adapt_fn(clips, steps)
@@ -245,6 +299,8 @@ class AdaptationManager:
                 meta = {'checkpoint_id': s.checkpoint_id, 'support_acc_before': before,
                         'support_acc_after': after, 'steps': steps, 'clips': len(clips),
                         'created': time.time()}  # fmt: skip
+                if neutral is not None:  # one file: the head and its neutral face together
+                    meta[NEUTRAL_KEY] = neutral
                 try:
                     version = self.store.save(req.subject_id, params, meta)
                 except StF2MError as err:
@@ -253,6 +309,9 @@ class AdaptationManager:
                 # A subject switch while this ran: the person in front of the camera changed,
                 # so this head must not serve (it is stored for when they come back).
                 switched = self._generation != generation and self._subject != req.subject_id
+                # The neutral face belongs to this adaptation (None: the request had no
+                # neutral clip, so the front end learns it online, as after a reload).
+                self._hand_neutral(req.subject_id, neutral)
                 if not switched:
                     self.target.set_adaptation(req.subject_id, params, version)  # atomic swap
                     self._subject = req.subject_id
@@ -295,21 +354,32 @@ class AdaptationManager:
                 return f'{err}: base model'
             if self.store is None:
                 self.target.reset()
+                self._hand_neutral(subject, None)
                 self._state = 'base model'
                 return f'{subject}: no adaptation store configured: base model'
             stored, problems = self.store.newest_loadable(subject, self.settings.checkpoint_id)
             rejected = ''.join(f'; rejected: {p}' for p in problems)
             if stored is None:
                 self.target.reset()
+                self._hand_neutral(subject, None)
                 if problems:
                     self._state = f'base model ({subject}: persisted adaptation rejected)'
                     return f'{subject}: no loadable persisted adaptation: base model{rejected}'
                 self._state = 'base model'
                 return f'no persisted adaptation for {subject}: base model'
+            try:
+                neutral = check_neutral_state(stored.meta.get(NEUTRAL_KEY))
+            except AdaptationError as err:
+                neutral, rejected = None, f'{rejected}; neutral face not used: {err}'
             self.target.set_adaptation(subject, stored.params, stored.version)
+            self._hand_neutral(subject, neutral)
             self._versions[subject] = max(self._versions.get(subject, 0), stored.version)
             self._state = f'adapted {subject}@v{stored.version} (reloaded)'
-            return f'reloaded adaptation {subject}@v{stored.version} from {stored.path}{rejected}'
+            face = ' with its neutral face' if neutral is not None else ''
+            return (
+                f'reloaded adaptation {subject}@v{stored.version}{face} from {stored.path}'
+                f'{rejected}'
+            )
 
     def reset(self, subject: str, delete_persisted: bool = False) -> AdaptOutcome:
         """Drop `subject`'s adaptation (and optionally its files); never raises.
@@ -321,6 +391,7 @@ class AdaptationManager:
             check_subject(subject)
             with self._head_lock:
                 self.target.reset(subject)
+                self._hand_neutral(subject, None)  # its neutral face goes with the head
                 self._versions.pop(subject, None)
                 if self._subject == subject or not self._subject:
                     self._state = 'base model'
@@ -349,6 +420,7 @@ __all__ = [
     'AdaptTarget',
     'AdaptationManager',
     'AdaptationSettings',
+    'FaceTarget',
     'InlineClip',
     'request_from_msg',
 ]

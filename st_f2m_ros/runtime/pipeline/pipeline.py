@@ -107,6 +107,7 @@ class PerceptionPipeline:
         self._first_tick: float | None = None
         self._stale_reported_at: float | None = None
         self._recent_text: deque[float] = deque()
+        self._neutrals: dict[str, dict[str, Any]] = {}  # subject -> support neutral baseline
 
     def warm_up(self) -> float:
         """Run every model part once on dummy input; return the seconds it took.
@@ -130,12 +131,33 @@ class PerceptionPipeline:
     def set_subject(self, subject: str) -> None:
         """Results carry `subject` from the next one on (thread-safe: the node switches it).
 
-        Another person also means another neutral face: the front end learns it afresh.
+        Another person also means another neutral face: the front end learns it afresh, or
+        takes the one their adaptation brought (`set_neutral`).
         """
         with self._lock:
             if str(subject) != self.config.subject_id:
                 self.tracker.new_person()
+                self.tracker.set_neutral(self._neutrals.get(str(subject)))
             self.config.subject_id = str(subject)
+
+    @property
+    def face_config(self) -> Any:
+        """The face stage's FaceConfig (what /adapt's support frames go through too)."""
+        return self.tracker.config
+
+    def set_neutral(self, subject: str, state: dict[str, Any] | None) -> None:
+        """`subject`'s neutral face from their adaptation's neutral clips (None: forget it).
+
+        Used at once when `subject` is the person in front of the camera, and again whenever
+        the pipeline switches back to them (the adaptation manager calls this).
+        """
+        with self._lock:
+            if state is None:
+                self._neutrals.pop(str(subject), None)
+            else:
+                self._neutrals[str(subject)] = state
+            if str(subject) == self.config.subject_id:
+                self.tracker.set_neutral(state)
 
     def update_face(self, **changes: Any) -> None:
         """Apply live face settings (FaceConfig fields: detect_every, target, min_face_px,
