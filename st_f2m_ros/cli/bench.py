@@ -39,8 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             'components and quality), crop, encode (E: for a fer_mini_xception model the '
             'expression net) and classify (the window head), each as calls, median and p95 ms '
             'a call and mean ms per frame. Works for any checkpoint (--checkpoint), pixel or '
-            'FER backbone. A benchmark, not a test: numbers depend on the machine and its '
-            'load (printed before and after).'
+            'FER backbone. Each figure also comes as CPU time (the process, all threads): '
+            'on a loaded shared machine the wall times wait for the CPU, the CPU times hardly '
+            'change, and 1000 / CPU ms per frame (CPU-bound f/s; in the adapting phase it '
+            'includes the adaptation) estimates the rate with the machine to itself. A '
+            'benchmark, not a test: numbers depend on the machine and its load (printed before '
+            'and after).'
         ),
         epilog=(
             'example: st-f2m bench --backends torch,onnx --seconds 10 --threads 2 '

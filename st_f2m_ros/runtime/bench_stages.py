@@ -47,6 +47,9 @@ class StageTimer:
 
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = {name: [] for name, _ in STAGES}
+        # CPU time of the whole process during each call (all its threads): on a loaded machine
+        # the wall time waits for the CPU, the CPU time hardly changes.
+        self.cpu: dict[str, list[float]] = {name: [] for name, _ in STAGES}
         self.batch: list[int] = []  # frames per encode_frames call
         self.warmup_detect: list[float] = []
 
@@ -54,7 +57,7 @@ class StageTimer:
         """Forget the warm-up (its detector runs are kept aside: with a tracked mesh the
         detector may not run again, and its cost per run is still worth reporting)."""
         self.warmup_detect = list(self.times['detect'])
-        for values in self.times.values():
+        for values in (*self.times.values(), *self.cpu.values()):
             values.clear()
         self.batch.clear()
 
@@ -62,11 +65,12 @@ class StageTimer:
         """`fn` timed into `stage`."""
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.times[stage].append((time.perf_counter() - t0) * 1e3)
+                self.cpu[stage].append((time.process_time() - c0) * 1e3)
 
         return timed
 
@@ -111,6 +115,10 @@ class StageTimer:
                 'p95_ms': float(p95),
                 'per_frame_ms': float(np.sum(values)) / max(frames, 1),
             }
+            cpu = self.cpu[name]
+            if cpu:  # the front end's own sub-stages (detect, mesh, measure) are wall time only
+                out[name]['cpu_p50_ms'] = float(np.median(cpu))
+                out[name]['cpu_per_frame_ms'] = float(np.sum(cpu)) / max(frames, 1)
         if 'detect' not in out and self.warmup_detect:
             p50, p95 = np.percentile(np.asarray(self.warmup_detect), [50, 95])
             out['detect'] = {
@@ -174,7 +182,10 @@ def format_stages(rows: list[Any], phases: tuple[str, ...] = ('steady',)) -> lis
         if r.phase not in phases or not r.stages:
             continue
         lines.append(f'{r.backend} {r.mode} {r.phase}: {r.frames} frames, {r.fps:.1f} frames/s')
-        lines.append(f'  {"stage":<9} {"calls":>6} {"p50 ms":>8} {"p95 ms":>8} {"ms/frame":>9}')
+        lines.append(
+            f'  {"stage":<9} {"calls":>6} {"p50 ms":>8} {"p95 ms":>8} {"ms/frame":>9} '
+            f'{"CPU p50":>8} {"CPU/frame":>9}'
+        )
         for name, _ in STAGES:
             st = r.stages.get(name)
             if st is None:
@@ -186,8 +197,11 @@ def format_stages(rows: list[Any], phases: tuple[str, ...] = ('steady',)) -> lis
                 )
             if 'frames_per_call' in st:
                 extra = f'  ({st["frames_per_call"]:.1f} frames a call)'
+            cpu = f'{"-":>8} {"-":>9}'
+            if 'cpu_p50_ms' in st:
+                cpu = f'{st["cpu_p50_ms"]:>8.2f} {st["cpu_per_frame_ms"]:>9.2f}'
             lines.append(
                 f'  {name:<9} {st["calls"]:>6d} {st["p50_ms"]:>8.2f} {st["p95_ms"]:>8.2f} '
-                f'{st["per_frame_ms"]:>9.2f}{extra}'
+                f'{st["per_frame_ms"]:>9.2f} {cpu}{extra}'
             )
     return lines

@@ -56,6 +56,11 @@ def test_phase_reports_every_stage_and_restores_the_pipeline(torch_backend, dete
     for name, values in st.items():
         assert values['p50_ms'] <= values['p95_ms'], name
         assert values['per_frame_ms'] >= 0, name
+    for name in ('face', 'decode', 'crop'):
+        assert st[name]['cpu_per_frame_ms'] >= 0, name
+    assert row.cpu_ms_per_frame > 0 and row.cpu_bound_fps == pytest.approx(
+        1e3 / row.cpu_ms_per_frame
+    )
     if detector == 'blazeface_full' and row.face_rate > 0:
         if 'mesh' not in st:
             pytest.skip('real-face model files not installed: the stage fell back to Haar')
@@ -73,11 +78,12 @@ def test_timer_summary_counts_calls_and_cost_per_frame() -> None:
     timer.times['detect'].append(9.0)
     timer.clear()  # warm-up: its detector run is kept aside
     timer.times['encode'] += [1.0, 3.0]
+    timer.cpu['encode'] += [0.5, 1.5]
     timer.batch += [2, 2]
     out = timer.summary(frames=4)
     assert out['encode'] == {
         'calls': 2, 'p50_ms': 2.0, 'p95_ms': pytest.approx(2.9), 'per_frame_ms': 1.0,
-        'frames_per_call': 2.0,
+        'cpu_p50_ms': 1.0, 'cpu_per_frame_ms': 0.5, 'frames_per_call': 2.0,
     }  # fmt: skip
     assert out['detect']['calls'] == 0 and out['detect']['warmup_calls'] == 1
     assert set(out) <= {name for name, _ in STAGES}
