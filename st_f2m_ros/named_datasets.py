@@ -37,7 +37,7 @@ from st_f2m_ros.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from st_f2m_ros.data.clip import Clip
 
-Loader = Callable[[Path, int], 'list[Clip]']
+Loader = Callable[[Path, int, 'float | None'], 'list[Clip]']
 
 
 @dataclass(frozen=True)
@@ -52,22 +52,24 @@ class DatasetInfo:
     refusal: str = ''
 
 
-def _ckplus(root: Path, crop_size: int) -> list[Clip]:
+def _ckplus(root: Path, crop_size: int, rate: float | None) -> list[Clip]:
     from st_f2m_ros.data.loaders import load_ckplus
+
+    # all frames: a CK+ sequence is 10-60 frames, labelled by position from neutral to apex
 
     return load_ckplus(root, crop_size=crop_size)
 
 
-def _cremad(root: Path, crop_size: int) -> list[Clip]:
+def _cremad(root: Path, crop_size: int, rate: float | None) -> list[Clip]:
     from st_f2m_ros.data.loaders import load_crema_d
 
-    return load_crema_d(root, crop_size=crop_size)
+    return load_crema_d(root, crop_size=crop_size, rate=rate)
 
 
-def _disfa(root: Path, crop_size: int) -> list[Clip]:
+def _disfa(root: Path, crop_size: int, rate: float | None) -> list[Clip]:
     from st_f2m_ros.data.loaders import load_disfa
 
-    return load_disfa(root, crop_size=crop_size)
+    return load_disfa(root, crop_size=crop_size, rate=rate)
 
 
 def still_as_clip(clip: Clip, frames: int = 2, rate: float = 8.0) -> Clip:
@@ -92,15 +94,16 @@ def still_as_clip(clip: Clip, frames: int = 2, rate: float = 8.0) -> Clip:
 
 
 def _wflw(split: str) -> Loader:
-    def load(root: Path, crop_size: int) -> list[Clip]:
+    def load(root: Path, crop_size: int, rate: float | None) -> list[Clip]:
         from st_f2m_ros.data.loaders import load_wflw
 
-        return [still_as_clip(c) for c in load_wflw(root, split=split, crop_size=crop_size)]
+        clips = load_wflw(root, split=split, crop_size=crop_size)
+        return [still_as_clip(c, rate=rate or 8.0) for c in clips]
 
     return load
 
 
-def _clips(root: Path, crop_size: int) -> list[Clip]:
+def _clips(root: Path, crop_size: int, rate: float | None) -> list[Clip]:
     from st_f2m_ros.data.dataset import load_clips
 
     return load_clips(root)
@@ -210,8 +213,12 @@ def parse_spec(spec: str) -> tuple[DatasetInfo, Path]:
     return info, Path(path.strip()).expanduser()
 
 
-def load_dataset(spec: str, crop_size: int) -> list[Clip]:
+def load_dataset(spec: str, crop_size: int, rate: float | None = None) -> list[Clip]:
     """Clips of the data set `spec` ('name:PATH') with crops of `crop_size` px.
+
+    `rate` (the model's feature_rate) thins the videos of CREMA-D and DISFA to the frames
+    nearest a grid of that many Hz: windows are read at that rate, and the other frames would
+    only cost memory and face-finding time. CK+ sequences and stored folders are kept whole.
 
     Raises ConfigError for an unknown name or a data set that cannot feed ST-F2M (MOSEI),
     DataError naming the spec and the expected layout when the path or its files are wrong.
@@ -223,7 +230,7 @@ def load_dataset(spec: str, crop_size: int) -> list[Clip]:
         raise DataError(f'{spec}: {root} is not a folder; expected the {info.title} layout '
                         f'{info.expects}')  # fmt: skip
     try:
-        clips = info.load(root, crop_size)
+        clips = info.load(root, crop_size, rate)
     except DataError as err:
         raise DataError(f'{spec}: {err} (expected {info.expects})') from err
     if not clips:

@@ -90,7 +90,7 @@ def run_dataset(args: argparse.Namespace) -> int:
     if args.k_shot < 1:
         raise ConfigError('--k-shot must be >= 1')
     model = load_checkpoint(args.checkpoint)
-    clips = load_dataset(args.dataset, model.config.crop_size)
+    clips = load_dataset(args.dataset, model.config.crop_size, model.config.feature_rate)
     if args.subjects:
         clips = [c for c in clips if c.subject in set(args.subjects)]
         if not clips:

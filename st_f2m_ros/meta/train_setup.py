@@ -146,7 +146,7 @@ def load_training_clips(cfg: TrainConfig) -> list[Clip]:
     if d.dataset:  # a named data set, `name:PATH` (named_datasets.py)
         from st_f2m_ros.named_datasets import load_dataset
 
-        clips = load_dataset(d.dataset, cfg.model.crop_size)
+        clips = load_dataset(d.dataset, cfg.model.crop_size, cfg.model.feature_rate)
     elif d.root:
         from st_f2m_ros.data.dataset import load_clips
 

@@ -15,16 +15,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import numpy as np
 import pytest
 import yaml
 
 from st_f2m_ros.cli.main import main
 from st_f2m_ros.data.dataset import write_clips
+from st_f2m_ros.data.loaders.common import rate_indices, take_frames
 from st_f2m_ros.errors import ConfigError, DataError
 from st_f2m_ros.meta.tasks import build_groups
 from st_f2m_ros.meta.train_config import train_config_from_dict
@@ -90,6 +94,52 @@ def test_ckplus_labels_through_the_registry(tmp_path: Path, formats: SimpleNames
     assert clips[0].labels.tolist() == [0] + [levels[0]] * 4 + [levels[1]] * 4 + [levels[2]] * 4
 
 
+@settings(max_examples=100, deadline=None)
+@given(fps=st.floats(1.0, 120.0), n=st.integers(0, 400), rate=st.floats(0.5, 60.0))
+def test_rate_indices_thin_a_video_to_the_model_rate(fps: float, n: int, rate: float) -> None:
+    times = np.arange(n) / fps
+    keep = rate_indices(times, rate)
+    assert (np.diff(keep) > 0).all() and (keep < max(n, 1)).all()
+    if n:
+        assert keep[0] == 0
+        grid = np.arange(times[0], times[-1] + 0.5 / rate, 1.0 / rate)
+        assert len(keep) <= len(grid)  # never more frames than grid points
+        grid = grid[grid <= times[-1] + 1e-9]
+        # every grid point inside the video has a kept frame within half a frame interval
+        gap = np.abs(times[keep][None, :] - grid[:, None]).min(axis=1)
+        assert (gap <= 0.5 / fps + 1e-9).all()
+    if rate >= fps:
+        np.testing.assert_array_equal(keep, np.arange(n))
+    np.testing.assert_array_equal(rate_indices(times, None), np.arange(n))
+
+
+def test_videos_are_thinned_to_the_model_rate(tmp_path: Path, formats: SimpleNamespace) -> None:
+    crema = load_dataset(f'cremad:{_write(formats, "cremad", tmp_path / "c")}', 32, rate=8.0)
+    assert [len(c) for c in crema] == [2, 2, 2]  # 5 frames at 30 fps: 0 and 0.133 s
+    np.testing.assert_allclose(crema[0].times, [0.0, 4 / 30])
+    disfa = load_dataset(f'disfa:{_write(formats, "disfa", tmp_path / "d")}', 32, rate=8.0)
+    np.testing.assert_allclose(disfa[0].times, [0.0, 0.1, 0.25, 0.35])  # 8 frames at 20 fps
+    happy = disfa[0].labels[2]
+    assert disfa[0].labels.tolist() == [0, 0, happy, happy] and happy != 0  # AU12 from frame 4
+    assert disfa[0].components.shape == (4, 12)
+    full = load_dataset(f'disfa:{tmp_path / "d"}', 32)[0]
+    np.testing.assert_array_equal(disfa[0].crops, full.crops[[0, 2, 5, 7]])
+    wflw = load_dataset(f'wflw:{_write(formats, "wflw", tmp_path / "w")}', 32, rate=4.0)
+    np.testing.assert_allclose(wflw[0].times, [0.0, 0.25])
+
+
+def test_take_frames_streams_only_what_it_needs() -> None:
+    read: list[int] = []
+
+    def source() -> Iterator[np.ndarray]:
+        for i in range(10):
+            read.append(i)
+            yield np.full((1,), i)
+
+    got = [int(f[0]) for f in take_frames(source(), np.array([1, 4, 5]))]
+    assert got == [1, 4, 5] and read == list(range(6))
+
+
 def test_mosei_is_refused_with_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match='input variant of E that takes FACET features'):
         load_dataset(f'mosei:{tmp_path}', 32)
@@ -119,6 +169,7 @@ def test_bad_specs(tmp_path: Path, formats: SimpleNamespace) -> None:
         train_config_from_dict({'data': {'frame_label_noise': 1.0}})
 
 
+@pytest.mark.slow  # ~5 s CPU each (torch, encoding, two plots)
 @pytest.mark.parametrize('name', LOADABLE)
 def test_evaluate_cli_on_each_data_set(
     name: str,
@@ -179,30 +230,38 @@ TINY = {
 }
 
 
+def test_train_cli_takes_a_data_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / 'train.yaml'
+    config.write_text(yaml.safe_dump({**TINY, 'out_dir': str(tmp_path / 'run')}))
+    missing = tmp_path / 'missing'
+    assert main(['train', '--config', str(config), '--dataset', f'ckplus:{missing}']) == 1
+    assert 'missing is not a folder; expected the CK+ layout' in capsys.readouterr().err
+    assert main(['train', '--config', str(config), '--dataset', f'mosei:{tmp_path}']) == 1
+    assert 'FACET' in capsys.readouterr().err
+    args = ['train', '--config', str(config), '--frame-label-noise', '1.5']
+    assert main(args) == 1
+    assert 'frame_label_noise must be in [0, 1)' in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_train_on_ckplus_with_frame_label_noise_then_evaluate(
     tmp_path: Path, formats: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from st_f2m_ros.meta.train_config import load_train_config
     from st_f2m_ros.meta.trainer import Trainer
 
     spec = f'ckplus:{formats.ckplus(tmp_path / "ck", CKPLUS_TRAIN)}'
-    config = tmp_path / 'train.yaml'
-    config.write_text(yaml.safe_dump({**TINY, 'out_dir': str(tmp_path / 'run')}))
-    # the CLI path: --dataset overrides the config's data source
-    assert main(['train', '--config', str(config), '--dataset', spec]) == 0
-    assert 'val_acc' in capsys.readouterr().out
-    final = tmp_path / 'run' / 'final.safetensors'
-    assert final.is_file()
-    assert main(['evaluate', '--dataset', spec, '--checkpoint', str(final)]) == 0
-    assert 'fine-19' in capsys.readouterr().out
-    # noise hit the training people only, by exactly round(0.3 * frames) per clip
-    cfg = load_train_config(config)
-    cfg.data.dataset, cfg.out_dir = spec, str(tmp_path / 'run2')
+    data = {**TINY['data'], 'dataset': spec}
+    cfg = train_config_from_dict({**TINY, 'data': data, 'out_dir': str(tmp_path / 'run')})
     trainer = Trainer(cfg)
-    trainer.run()
+    metrics = trainer.run()
+    assert 0.0 <= metrics['val_acc'] <= 1.0
+    # noise hit the training people only, by exactly round(0.3 * frames) per clip
     clean = {c.source: c.labels for c in load_dataset(spec, 32)}
+    assert [c.subject for c in trainer.val_clips] and [c.subject for c in trainer.train_clips]
     for c in trainer.val_clips:
         np.testing.assert_array_equal(c.labels, clean[c.source])
     for c in trainer.train_clips:
         assert (c.labels != clean[c.source]).sum() == round(0.3 * len(c))
+    final = tmp_path / 'run' / 'final.safetensors'
+    assert main(['evaluate', '--dataset', spec, '--checkpoint', str(final)]) == 0
+    assert 'fine-19' in capsys.readouterr().out

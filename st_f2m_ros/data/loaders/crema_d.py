@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from st_f2m_ros.data.clip import Clip, Utterance
-from st_f2m_ros.data.loaders.common import frames_to_clip, require_dir
+from st_f2m_ros.data.loaders.common import frames_to_clip, rate_indices, require_dir
 from st_f2m_ros.errors import DataError
 from st_f2m_ros.taxonomy import class_id
 
@@ -155,6 +155,7 @@ def load_crema_d(
     use_votes: bool = False,
     limit: int | None = None,
     pattern: str = '*.flv',
+    rate: float | None = None,
 ) -> list[Clip]:
     """Load CREMA-D videos as clips, one per file.
 
@@ -164,6 +165,7 @@ def load_crema_d(
         use_votes: label by the crowd's majority emotion (tabulatedVotes.csv).
         limit: load at most this many files (sorted by name).
         pattern: video file pattern inside VideoFlash (the release also has .mp4 conversions).
+        rate: keep only the frames nearest a grid of this many Hz (None: all; `rate_indices`).
 
     """
     root = Path(root)
@@ -181,12 +183,13 @@ def load_crema_d(
         cid = class_id(emotion, None if emotion == 'neutral' else level)
         frames, fps = read_video(path)
         times = np.arange(len(frames)) / fps
+        keep = rate_indices(times, rate)
         text = SENTENCES[meta.sentence]
         clips.append(
             frames_to_clip(
-                frames,
-                times,
-                np.full(len(frames), cid, dtype=np.int64),
+                [frames[i] for i in keep],
+                times[keep],
+                np.full(len(keep), cid, dtype=np.int64),
                 meta.actor,
                 str(path),
                 crop_size,

@@ -32,7 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from st_f2m_ros.data.clip import Clip
-from st_f2m_ros.data.loaders.common import LabelFn, default_label_fn, frames_to_clip, require_dir
+from st_f2m_ros.data.loaders.common import (
+    LabelFn,
+    default_label_fn,
+    frames_to_clip,
+    rate_indices,
+    require_dir,
+    take_frames,
+)
 from st_f2m_ros.data.loaders.crema_d import iter_video, open_video
 from st_f2m_ros.data.synthetic.expression import AU_EFFECTS, AU_INDEX, clip_components
 from st_f2m_ros.errors import DataError
@@ -120,6 +127,7 @@ def load_disfa(
     label_fn: LabelFn | None = None,
     camera: str = 'Left',
     subjects: list[str] | None = None,
+    rate: float | None = None,
 ) -> list[Clip]:
     """Load DISFA videos with fuzzy fine-grained labels (one clip per subject).
 
@@ -127,6 +135,7 @@ def load_disfa(
         root: folder with `ActionUnit_Labels/` and `Videos_<camera>Camera/`.
         label_fn: components [N, 12] -> class ids [N]; default `fuzzy.label_from_components`.
         camera: 'Left' or 'Right'.
+        rate: keep only the frames nearest a grid of this many Hz (None: all 20 fps).
 
     """
     root = Path(root)
@@ -141,12 +150,13 @@ def load_disfa(
             raise DataError(f'{path} not found: expected the DISFA video of {subject}')
         cap, _, count = open_video(path)
         n = min(count, len(aus)) if count > 0 else len(aus)
-        comps = disfa_components(aus[:n])
+        keep = rate_indices(np.arange(n) / DISFA_FPS, rate)
+        comps = disfa_components(aus[keep])
         labels = np.asarray(label_fn(comps), dtype=np.int64)
         clips.append(
-            frames_to_clip(  # streamed: only the crops are kept
-                iter_video(cap, n),
-                np.arange(n) / DISFA_FPS,
+            frames_to_clip(  # streamed: only the kept crops stay in memory
+                take_frames(iter_video(cap, n), keep),
+                keep / DISFA_FPS,
                 labels,
                 subject,
                 str(path),
