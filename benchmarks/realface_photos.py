@@ -1,0 +1,248 @@
+# Copyright 2026 The st_f2m_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Real photographs as still-camera bags through the shipped recognizer (issue 9 item 5).
+
+Each row is a photo (scikit-image's astronaut and camera man, matplotlib's Grace Hopper, a few
+LFW crops) in a 640x480 frame as `evaluation.photo_evidence.Variant` says, written as an
+MCAP bag (`--seconds` at `--fps`, JPEG, sensor noise, the happy sentence where the variant
+speaks) and replayed with the node's parameters for every `--model` and the row's detector.
+Prints and writes a Markdown report and a contact sheet:
+
+    python benchmarks/realface_photos.py --model default \
+        --model st_f2m_ros/resources/st_f2m_realface.safetensors \
+        --md docs/realface_evidence.md --img docs/img/realface_evidence.png
+
+'default' is the packaged checkpoint. Decided = most frequent published state after the
+first second (share of states); P = mean probability of that emotion over the states.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import tempfile
+import time
+
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import cv2
+import numpy as np
+import torch
+
+from st_f2m_ros.evaluation import photo_evidence as pe
+from st_f2m_ros.taxonomy import EMOTIONS, NEUTRAL
+
+BASIC = (NEUTRAL, *EMOTIONS)
+
+# (photo, variant, detector): the claims' rows, then the harder conditions.
+ROWS = [
+    ('astronaut', 'still', 'blazeface_full'),
+    ('astronaut', 'mirrored', 'blazeface_full'),
+    ('astronaut', 'small', 'blazeface_full'),
+    ('astronaut', 'small+speech', 'blazeface_full'),
+    ('grace_hopper', 'still', 'blazeface_full'),
+    ('grace_hopper', 'speech', 'blazeface_full'),
+    ('grace_hopper', 'small', 'blazeface_full'),
+    ('astronaut', 'masked', 'blazeface_full'),
+    ('astronaut', 'masked', 'haar'),
+    ('grace_hopper', 'masked', 'blazeface_full'),
+    ('grace_hopper', 'masked', 'haar'),
+    ('astronaut', 'dark', 'blazeface_full'),
+    ('astronaut', 'dark', 'haar'),
+    ('astronaut', 'rolled', 'blazeface_full'),
+    ('astronaut', 'rolled', 'haar'),
+    ('camera', 'still', 'blazeface_full'),
+    ('camera', 'still', 'haar'),
+]
+SPEECH_PAIRS = [('astronaut', 'small', 'small+speech'), ('grace_hopper', 'still', 'speech')]
+
+
+def _recognizer(model: str, threads: int):
+    from st_f2m_ros.runtime.inference.factory import build_recognizer
+
+    return build_recognizer('torch', checkpoint=None if model == 'default' else model,
+                            num_threads=threads)  # fmt: skip
+
+
+def run(models: list[str], rows: list, seconds: float, fps: float, threads: int) -> dict:
+    """Compose, record and replay every row for every model; the numbers as plain JSON."""
+    frames, readings, bags = {}, {}, {}
+    out: dict = {'models': {}, 'rows': [], 'seconds': seconds, 'fps': fps}
+    with tempfile.TemporaryDirectory(prefix='realface_photos_') as tmp:
+        for photo, variant, _ in rows:
+            key = (photo, variant)
+            if key in frames:
+                continue
+            v = pe.VARIANTS[variant.split('#')[0]]
+            img = pe.load_photo(
+                photo.split('#')[0], int(photo.split('#')[1]) if '#' in photo else 0
+            )
+            frames[key] = pe.compose_frame(img, v)
+            readings[key] = pe.read_frame(frames[key])
+            name = f'{photo}_{variant}'.replace('#', '').replace('+', '_')
+            bags[key] = pe.write_still_bag(Path(tmp) / name, frames[key], seconds, fps, v.text)
+        for model in models:
+            rec = _recognizer(model, threads)
+            out['models'][model] = rec.model_id
+            for photo, variant, det in rows:
+                t0 = time.perf_counter()
+                res = pe.replay_still(bags[photo, variant], rec, {'face_detector': det})
+                r = readings[photo, variant]
+                row = {
+                    'model': model, 'model_id': rec.model_id, 'photo': photo,
+                    'variant': variant, 'detector': res.detector, 'found': res.found,
+                    'decision': res.decision, 'share': res.share, 'windows': res.windows,
+                    'labels': dict(res.labels), 'reasons': dict(res.reasons),
+                    'p_decision': res.mean_prob(res.decision) if res.decision in BASIC else 0.0,
+                    'p_happiness': res.mean_prob('happiness'),
+                    'p_neutral': res.mean_prob('neutral'),
+                    'expression': r.expression, 'expression_prob': r.expression_prob,
+                    'rules': r.rules, 'yaw': r.yaw, 'face_px': r.face_px,
+                    'replay_s': time.perf_counter() - t0,
+                }  # fmt: skip
+                out['rows'].append(row)
+                print(_line(row), flush=True)
+    out['frames'] = frames
+    return out
+
+
+def _line(r: dict) -> str:
+    return (f'{r["model_id"][:28]:28} {r["photo"]:13} {r["variant"]:13} {r["detector"]:14} '
+            f'found {100 * r["found"]:5.1f} % {r["decision"]:>14} ({r["share"]:.2f}) '
+            f'P {r["p_decision"]:.2f} P(happy) {r["p_happiness"]:.2f} | net {r["expression"]} '
+            f'{r["expression_prob"]:.2f} rules {r["rules"]} [{r["replay_s"]:.1f} s]')  # fmt: skip
+
+
+def markdown(res: dict) -> list[str]:
+    """One table per model, then the speech effect."""
+    lines = []
+    for model, mid in res['models'].items():
+        lines += [
+            f'### `{mid}`' + ('' if model == 'default' else f' ({model})'),
+            '',
+            '| photo | variant | detector | face found | decided (share of states) | P | '
+            'expression net top-1 | rules |',
+            '|---|---|---|---|---|---|---|---|',
+        ]
+        for r in (r for r in res['rows'] if r['model'] == model):
+            why = f' ({", ".join(r["reasons"])})' if r['reasons'] else ''
+            lines.append(
+                f'| {r["photo"]} | {r["variant"]} | {r["detector"]} | {100 * r["found"]:.0f} % '
+                f'| {r["decision"]}{why} ({r["share"]:.2f}) | {r["p_decision"]:.2f} '
+                f'| {r["expression"] or "-"} {r["expression_prob"]:.2f} | {r["rules"] or "-"} |'
+            )
+        lines.append('')
+    lines += [
+        '### The happy sentence',
+        '',
+        f'Mean P(happiness) over the same frames without and with "{pe.HAPPY_SENTENCE}" '
+        '(std_msgs/String at 1.5 s).',
+        '',
+        '| model | photo | face | without | with | change |',
+        '|---|---|---|---|---|---|',
+    ]
+    rows = {(r['model'], r['photo'], r['variant'], r['detector']): r for r in res['rows']}
+    for model, mid in res['models'].items():
+        for photo, base, spoken in SPEECH_PAIRS:
+            a = rows.get((model, photo, base, 'blazeface_full'))
+            b = rows.get((model, photo, spoken, 'blazeface_full'))
+            if a and b:
+                d = b['p_happiness'] - a['p_happiness']
+                lines.append(f'| `{mid}` | {photo} | {base} | {a["p_happiness"]:.2f} '
+                             f'| {b["p_happiness"]:.2f} | {d:+.2f} |')  # fmt: skip
+    return lines
+
+
+BEGIN, END = '<!-- realface_photos:begin -->', '<!-- realface_photos:end -->'
+
+
+def write_tables(md: Path, lines: list[str]) -> None:
+    """Replace the generated block of `md` (between the markers) or append one."""
+    text = md.read_text(encoding='utf-8') if md.exists() else ''
+    block = '\n'.join([BEGIN, *lines, END])
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text + ('\n' if text else '') + block + '\n'
+    tmp = md.with_suffix('.md.tmp')
+    tmp.write_text(text, encoding='utf-8')
+    tmp.replace(md)  # atomic
+
+
+def contact_sheet(res: dict, path: Path, tile: int = 120) -> Path:
+    """Face crops of every (photo, variant) with each model's decision under it (PNG)."""
+    models = list(res['models'])
+    rows = {(r['model'], r['photo'], r['variant'], r['detector']): r for r in res['rows']}
+    tiles = []
+    for (photo, variant), frame in res['frames'].items():
+        if photo.startswith('lfw'):
+            continue  # LFW's news photos carry no licence for redistribution
+        cx, cy, half = pe.FRAME_W // 2, int(pe.FRAME_H * 0.45), 110
+        crop = frame[max(0, cy - half) : cy + half, cx - half : cx + half]
+        t = cv2.resize(crop, (tile, tile), interpolation=cv2.INTER_AREA)
+        text = np.full((14 * (1 + len(models)), tile, 3), 255, np.uint8)
+        cv2.putText(text, f'{photo[:9]} {variant}', (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.33,
+                    (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        for k, m in enumerate(models):
+            r = rows.get((m, photo, variant, 'blazeface_full'))
+            label = f'{r["decision"][:11]} {r["p_decision"]:.2f}' if r else '-'
+            cv2.putText(text, f'{k + 1}: {label}', (2, 25 + 14 * k), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.33, (120, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        tiles.append(np.vstack([t, text]))
+    per_row = 6
+    blank = np.full_like(tiles[0], 255)
+    tiles += [blank] * (-len(tiles) % per_row)
+    sheet = np.vstack([np.hstack(tiles[i : i + per_row]) for i in range(0, len(tiles), per_row)])
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix('.tmp.png')
+    # A 96-colour palette keeps the sheet near 100 KB (docs images stay small).
+    Image.fromarray(sheet[:, :, ::-1]).quantize(96).save(tmp, optimize=True)
+    tmp.replace(path)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--model', action='append', default=None,
+                    help="checkpoint path or 'default' (repeat; default: default)")  # fmt: skip
+    ap.add_argument('--seconds', type=float, default=8.0)
+    ap.add_argument('--fps', type=float, default=15.0)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--lfw', type=int, default=3, help='LFW faces (0-99) to add as rows')
+    ap.add_argument('--md', type=Path, default=None, help='write the Markdown tables here')
+    ap.add_argument('--img', type=Path, default=None, help='write the contact sheet PNG here')
+    ap.add_argument('--json', type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = ROWS + [(f'lfw#{i}', 'still', 'blazeface_full') for i in range(args.lfw)]
+    t0 = time.perf_counter()
+    res = run(args.model or ['default'], rows, args.seconds, args.fps, args.threads)
+    lines = markdown(res)
+    print('\n'.join(lines))
+    print(f'total {time.perf_counter() - t0:.0f} s')
+    if args.md:
+        write_tables(args.md, lines)
+    if args.img:
+        print(f'contact sheet {contact_sheet(res, args.img)}')
+    if args.json:
+        args.json.write_text(json.dumps({k: v for k, v in res.items() if k != 'frames'},
+                                        indent=1, default=float))  # fmt: skip
+
+
+if __name__ == '__main__':
+    main()
