@@ -45,7 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             'examples:\n'
             '  st-f2m evaluate --truth session.mcap --pred predictions.mcap --out eval\n'
             '  st-f2m evaluate --dataset ckplus:/data/CK+ --checkpoint runs/ck/final.safetensors\n'
-            '  st-f2m evaluate --dataset disfa:/data/DISFA --subjects SN001 SN002 --out eval'
+            '  st-f2m evaluate --dataset disfa:/data/DISFA --subjects SN001 SN002 --out eval\n'
+            '  st-f2m evaluate --dataset ckplus:/data/CK+ --checkpoint runs/ck/final.safetensors '
+            '--held-out'
         ),
     )
     src = p.add_mutually_exclusive_group(required=True)
@@ -58,7 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         '--checkpoint', type=Path, help='--dataset: model to score (default: the packaged one)'
     )
-    p.add_argument('--subjects', nargs='+', help='--dataset: score only these subjects')
+    who = p.add_mutually_exclusive_group()
+    who.add_argument('--subjects', nargs='+', help='--dataset: score only these subjects')
+    who.add_argument(
+        '--held-out',
+        action='store_true',
+        help="--dataset: score only the checkpoint's validation subjects (st-f2m train stores "
+        'them), i.e. people it was not trained on',
+    )
     p.add_argument(
         '--k-shot', type=int, default=2, help='--dataset: support windows per class (default 2)'
     )
@@ -90,11 +99,22 @@ def run_dataset(args: argparse.Namespace) -> int:
     if args.k_shot < 1:
         raise ConfigError('--k-shot must be >= 1')
     model = load_checkpoint(args.checkpoint)
+    subjects = args.subjects
+    if args.held_out:
+        from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
+
+        held = read_metadata(args.checkpoint or DEFAULT_CHECKPOINT).get('val_subjects', '')
+        if not held:
+            raise ConfigError(
+                f'{args.checkpoint or "the packaged checkpoint"} records no validation subjects '
+                '(only final checkpoints of st-f2m train do); use --subjects'
+            )
+        subjects = held.split(',')
     clips = load_dataset(args.dataset, model.config.crop_size, model.config.feature_rate)
-    if args.subjects:
-        clips = [c for c in clips if c.subject in set(args.subjects)]
+    if subjects:
+        clips = [c for c in clips if c.subject in set(subjects)]
         if not clips:
-            raise DataError(f'{args.dataset}: none of the subjects {args.subjects}')
+            raise DataError(f'{args.dataset}: none of the subjects {subjects}')
     ev = evaluate_clips(model, clips, args.k_shot, args.seed)
     print(f'{args.dataset}: {len(clips)} clips, {ev.windows} windows, '
           f'{len(ev.subjects)} subjects; model {args.checkpoint or "(packaged)"}')  # fmt: skip

@@ -192,7 +192,12 @@ def test_evaluate_cli_on_each_data_set(
         assert set(report['adapt']) == {'val_adapt_before', 'val_adapt_after'}
 
 
-def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_errors_are_one_line(
+    tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ck = ['--checkpoint', str(tiny_checkpoint)]
+    assert main(['evaluate', '--dataset', f'ckplus:{tmp_path}', *ck, '--held-out']) == 1
+    assert 'records no validation subjects' in capsys.readouterr().err
     assert main(['evaluate', '--dataset', f'mosei:{tmp_path}']) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'FACET' in err[0]
@@ -263,5 +268,7 @@ def test_train_on_ckplus_with_frame_label_noise_then_evaluate(
     for c in trainer.train_clips:
         assert (c.labels != clean[c.source]).sum() == round(0.3 * len(c))
     final = tmp_path / 'run' / 'final.safetensors'
-    assert main(['evaluate', '--dataset', spec, '--checkpoint', str(final)]) == 0
-    assert 'fine-19' in capsys.readouterr().out
+    assert main(['evaluate', '--dataset', spec, '--checkpoint', str(final), '--held-out']) == 0
+    out = capsys.readouterr().out
+    n_val = len(trainer.val_clips)
+    assert f'{spec}: {n_val} clips' in out and '1 subjects' in out and 'fine-19' in out
