@@ -176,8 +176,9 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         'models_dir',
         '',
-        'Folder searched first for the real-face model files (empty = where st-f2m models '
-        'install puts them).',
+        "Folder searched first for the real-face model files: the front end's and a "
+        "fer_mini_xception model's expression net (empty = where st-f2m models install puts "
+        'them).',
         read_only=True,
     ),
     ParamSpec(

@@ -20,6 +20,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -128,3 +131,19 @@ def test_equalize_changes_the_fer_features_and_the_model_id() -> None:
     np.testing.assert_allclose(eq[0, 0].numpy(), want, atol=1e-6)
     assert float(plain.std()) < 0.1 < float(eq.std())  # the dim face gets its contrast back
     assert not torch.allclose(model.backbone(crops)[1], plain_probs, atol=1e-3)
+
+
+def test_models_dir_is_searched_first_while_the_checkpoint_loads(monkeypatch, tmp_path) -> None:
+    from st_f2m_ros.models.locate import ENV_VAR, search_dirs
+    from st_f2m_ros.runtime.session import models_dir_first
+
+    monkeypatch.setenv(ENV_VAR, '/elsewhere')
+    with models_dir_first(str(tmp_path)):
+        assert search_dirs()[:2] == [tmp_path, Path('/elsewhere')]
+    assert search_dirs()[0] == Path('/elsewhere')
+    monkeypatch.delenv(ENV_VAR)
+    with models_dir_first(''):
+        assert ENV_VAR not in os.environ
+    with pytest.raises(RuntimeError), models_dir_first(str(tmp_path)):
+        raise RuntimeError('a failed load restores the search path too')
+    assert ENV_VAR not in os.environ

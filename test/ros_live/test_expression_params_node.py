@@ -17,7 +17,8 @@ The node runs the FER-backbone checkpoint (`st_f2m_realface.safetensors`) with
 `expression_equalize`, `face_min_score` and `face_redetect_every` set at start-up. Checked over
 the parameter services, as `ros2 param describe/set` uses them: descriptors with their ranges
 and the read-only note, run-time changes refused with the restart reason; the published
-model id says +equalize; the front end got the detector settings; face quality and landmark
+model id says +equalize; the FER weights were found through `models_dir`; the front end got
+the detector settings; face quality and landmark
 timing are in /diagnostics. A pixel (ResNet) model refuses to start with equalisation on.
 """
 
@@ -58,9 +59,9 @@ def _call(node, srv_type, name: str, request, timeout: float = 10.0):
 @pytest.fixture
 def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     folder = models_dir()
-    # The FER weights are found like the front end's files (models_dir does not reach the
-    # model's backbone: the registry's search path does).
-    monkeypatch.setenv('ST_F2M_MODELS_DIR', str(folder))
+    # Only the models_dir parameter says where the files are (.venv-ros has none of its own):
+    # the FER backbone's weights must be found through it as the front end's are.
+    monkeypatch.delenv('ST_F2M_MODELS_DIR', raising=False)
     yield from run_graph(
         REALFACE, tmp_path, 'diagnostics_period:=0.2', f'models_dir:={folder}',
         'expression_equalize:=true', 'face_min_score:=0.35', 'face_redetect_every:=10',
