@@ -45,6 +45,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     'explain',
     'export',
     'bench',
+    'session_bench',
     'models',
 )
 
