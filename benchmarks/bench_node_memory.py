@@ -22,6 +22,9 @@ environment and the model files (ST_F2M_MODELS_DIR or `--models-dir`):
 
     .venv-ros/bin/python benchmarks/bench_node_memory.py --seconds 20 --backend onnx \\
         --models-dir .venv/share/st_f2m_ros/models [--checkpoint X.safetensors] [--json out.json]
+
+`--adapt` also calls /adapt (six inline clips) a third of the way in, with the camera running,
+so that the peak includes an adaptation (the camera runs on until it has answered).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import signal
 import sys
 import tempfile
 import time
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'test' / 'ros_live'))  # the live harness: domain, node process
@@ -54,6 +58,33 @@ def proc_memory(pid: int) -> dict[str, float]:
     return out
 
 
+def adapt_request(subject: str, clips_per_class: int = 2, frames: int = 24) -> Any:
+    """An /adapt request with inline support clips: one synthetic person, three classes,
+    320x240 frames (the node's face stage cuts the crops, as for a robot's recordings)."""
+    from sensor_msgs.msg import Image
+
+    from st_f2m_ros.data.synthetic import SyntheticConfig
+    from st_f2m_ros.data.synthetic.generator import SyntheticSession
+    from st_f2m_ros.data.synthetic.subjects import make_subjects
+    from st_f2m_ros.msg import SupportClip
+    from st_f2m_ros.srv import Adapt
+    from st_f2m_ros.taxonomy import CLASS_LABELS, class_id
+
+    person = make_subjects(1, seed=3)[0]
+    cfg = SyntheticConfig(fps=8.0, width=320, height=240, duration=frames / 8.0)
+    req = Adapt.Request(subject_id=subject, inner_steps=10, persist=False)
+    for k, (emotion, level) in enumerate([('happiness', 'high'), ('anger', 'high'),
+                                          ('neutral', None)] * clips_per_class):  # fmt: skip
+        cid = class_id(emotion, level)
+        clip = SupportClip(label=CLASS_LABELS[cid])
+        for f in SyntheticSession(person, cfg, seed=k, classes=(cid,)).frames():
+            img = f.image
+            clip.frames.append(Image(height=img.shape[0], width=img.shape[1], encoding='bgr8',
+                                     step=3 * img.shape[1], data=img.tobytes()))  # fmt: skip
+        req.clips.append(clip)
+    return req
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--checkpoint', default='', help='default: the packaged checkpoint')
@@ -62,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--threads', type=int, default=2, help='node num_threads (default 2)')
     p.add_argument('--models-dir', default='', help='folder of the real-face model files')
     p.add_argument('--json', default='', help='also write the figures to this JSON file')
+    p.add_argument(
+        '--adapt', action='store_true',
+        help='call /adapt (6 inline clips, 10 inner steps) after a third of the time, while the '
+        'camera keeps running: the peak then includes an adaptation',
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.models_dir:
         os.environ['ST_F2M_MODELS_DIR'] = str(Path(args.models_dir).resolve())
@@ -98,9 +134,28 @@ def main(argv: list[str] | None = None) -> int:
         camera = graph.publisher(Image, 'image', qos_profile_sensor_data)
         graph.wait_for_subscribers(camera, timeout=30.0)
         out = graph.record(EmotionSequence, 'emotion/sequence')
+        adapt_client = future = None
+        if args.adapt:
+            from st_f2m_ros.srv import Adapt
+
+            request = adapt_request('bench')
+            adapt_client = graph.client(Adapt, 'adapt')
+            assert adapt_client.wait_for_service(timeout_sec=30.0), 'no /adapt service'
         t0 = next_at = time.monotonic()
         sent = 0
-        while time.monotonic() - t0 < args.seconds:
+
+        def running() -> bool:
+            elapsed = time.monotonic() - t0
+            waiting = future is not None and not future.done() and elapsed < args.seconds + 300
+            return elapsed < args.seconds or waiting
+
+        while running():
+            if (
+                adapt_client is not None
+                and future is None
+                and time.monotonic() - t0 > (args.seconds / 3)
+            ):
+                future = adapt_client.call_async(request)
             f = frames[sent % len(frames)]
             msg = Image(height=f.height, width=f.width, encoding=f.encoding, step=f.step)
             msg.data = bytes(f.data)
@@ -114,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1.0)
         final = proc_memory(proc.proc.pid)
         results = len(out.messages)
+        adapted = future.result().message if future is not None and future.done() else ''
+        if future is not None:
+            print(f'/adapt: success={future.result().success}: {adapted}')
         code, _ = proc.stop(signal.SIGINT, timeout=15.0)
     finally:
         proc.kill()
@@ -128,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         'rss_after_start_mb': after_start.get('VmRSS', 0.0),
         'rss_median_mb': sorted(rss)[len(rss) // 2] if rss else 0.0,
         'rss_peak_mb': final.get('VmHWM', 0.0),
+        'adapt': adapted if args.adapt else 'not called',
         'exit_code': code,
         'load_average': [round(x, 2) for x in os.getloadavg()],
     }
@@ -135,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         f'perception_node ({args.backend}, {report["checkpoint"]}): RSS after start '
         f'{report["rss_after_start_mb"]:.0f} MB, while running {report["rss_median_mb"]:.0f} MB '
         f'(median), peak {report["rss_peak_mb"]:.0f} MB; {sent} frames sent, {results} '
-        f'sequences back; load {report["load_average"][0]:.1f}'
+        f'sequences back; {"with" if args.adapt else "no"} /adapt; load '
+        f'{report["load_average"][0]:.1f}'
     )
     if code != 0:
         print(f'node exit code {code}:\n{proc.output()[-3000:]}')
