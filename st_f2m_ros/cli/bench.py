@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             'FER backbone. Each figure also comes as CPU time (the process, all threads): '
             'on a loaded shared machine the wall times wait for the CPU, the CPU times hardly '
             'change, and 1000 / CPU ms per frame (CPU-bound f/s; in the adapting phase it '
-            'includes the adaptation) estimates the rate with the machine to itself. A '
+            'includes the adaptation) estimates the rate with the machine to itself; win CPU '
+            'p95 is the CPU time of the frames that completed a window. A '
             'benchmark, not a test: numbers depend on the machine and its load (printed before '
             'and after).'
         ),

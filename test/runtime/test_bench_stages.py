@@ -53,6 +53,7 @@ def test_phase_reports_every_stage_and_restores_the_pipeline(torch_backend, dete
     assert st['decode']['calls'] == row.frames
     windows = st['classify']['calls'] if 'classify' in st else 0
     assert windows <= row.frames
+    assert (row.window_cpu_p95_ms > 0) if windows else (row.window_cpu_p95_ms >= 0)
     for name, values in st.items():
         assert values['p50_ms'] <= values['p95_ms'], name
         assert values['per_frame_ms'] >= 0, name
