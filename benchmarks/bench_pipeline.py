@@ -11,11 +11,15 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""End-to-end perception benchmark (frames/s, window latency p50/p95, during /adapt).
+"""End-to-end perception benchmark (frames/s, window latency p50/p95, during /adapt), with the
+front end's stages broken out, CPU time beside wall time and the process's memory.
 
 Same as `st-f2m bench`; arguments are passed through, e.g.
 
-    .venv/bin/python benchmarks/bench_pipeline.py --backends torch,onnx --seconds 10 --threads 2
+    .venv/bin/python benchmarks/bench_pipeline.py --backends torch,onnx --seconds 10 --threads 2 \
+        --checkpoint st_f2m_ros/resources/st_f2m_realface.safetensors --json bench.json
+
+The node process's own memory: benchmarks/bench_node_memory.py (ROS virtual environment).
 """
 
 from __future__ import annotations
