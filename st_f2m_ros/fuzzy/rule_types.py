@@ -29,6 +29,9 @@ from st_f2m_ros import taxonomy
 SHAPES: tuple[str, ...] = ('triangular', 'trapezoidal', 'gaussian', 'bell')
 TNORMS: tuple[str, ...] = ('product', 'min')
 SOURCES: tuple[str, ...] = ('paper', 'ours')
+# Source of an `alternatives:` coding: a FACS-derived one names its action units
+# ('FACS/EMFACS: AU6+AU12 (Ekman, Friesen & Hager 2002)'); 'ours' needs a note like any other.
+FACS_SOURCE = re.compile(r'^(FACS|EMFACS)\b.*\bAU\d+')
 
 # One Table II element: a digit, or a negative digit in parentheses as the paper prints it.
 _CODING_TOKEN = re.compile(r'\(\s*([+-]?\d+)\s*\)|([0-9])')
@@ -62,13 +65,19 @@ class Component:
 
 @dataclass(frozen=True)
 class Rule:
-    """The FKIS rule(s) of one fine-grained class: one or more 12-value codings."""
+    """The FKIS rule(s) of one fine-grained class: one or more 12-value codings.
+
+    `source` / `note` are the class entry's (its first codings); `sources` / `notes` hold one
+    per coding, alternatives included (e.g. 'paper' for Table II, 'FACS/EMFACS: AU6+AU12 ...').
+    """
 
     label: str
     class_id: int
     codings: tuple[tuple[int, ...], ...]
     source: str
     note: str
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ edited `fuzzy_rules.yaml` says what to fix. `fuzzy.rules.load_rule_base` reads t
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 from st_f2m_ros import taxonomy
 from st_f2m_ros.errors import FuzzyRuleError
 from st_f2m_ros.fuzzy.rule_types import (
+    FACS_SOURCE,
     SHAPES,
     SOURCES,
     TNORMS,
@@ -36,6 +38,8 @@ from st_f2m_ros.fuzzy.rule_types import (
     format_coding,
     parse_coding,
 )
+
+_ANY = -999  # stands for `*` while an alternative's coding is parsed
 
 
 def rule_base_from_dict(data: Any, source: str = '<dict>') -> RuleBase:
@@ -227,14 +231,37 @@ def _rules(value: Any, components: tuple[Component, ...], where: str) -> tuple[R
         raw = [item['coding']] if 'coding' in item else item['codings']
         if not isinstance(raw, list) or not raw:
             raise FuzzyRuleError(f'{spot}: `codings` must be a non-empty list')
-        codings = tuple(_coding(c, components, spot) for c in raw)
+        codings = [_coding(c, components, spot) for c in raw]
         source = item.get('source')
         if source not in SOURCES:
             raise FuzzyRuleError(f'{spot}: source must be one of {SOURCES}, got {source!r}')
         note = item.get('note', '')
         if source == 'ours' and not (isinstance(note, str) and note.strip()):
             raise FuzzyRuleError(f'{spot}: a rule of ours needs a one-line `note` (rationale)')
-        found[label] = Rule(label, taxonomy.class_id_from_label(label), codings, source, str(note))
+        sources, notes = [str(source)] * len(codings), [str(note)] * len(codings)
+        for k, alt in enumerate(_alternatives(item.get('alternatives', []), spot)):
+            alt_spot = f'{spot} alternative #{k + 1}'
+            expanded = _expand(alt['coding'], components, alt_spot)
+            for coding in expanded:
+                if coding in codings and len(expanded) == 1:
+                    raise FuzzyRuleError(
+                        f'{alt_spot}: coding {format_coding(coding)} is listed twice; drop one'
+                    )
+                if coding not in codings:  # a wildcard may expand onto a listed coding
+                    codings.append(coding)
+                    sources.append(alt['source'])
+                    notes.append(alt['note'])
+        if len(set(codings)) != len(codings):
+            raise FuzzyRuleError(f'{spot}: a coding is listed twice; drop one')
+        found[label] = Rule(
+            label,
+            taxonomy.class_id_from_label(label),
+            tuple(codings),
+            str(source),
+            str(note),
+            tuple(sources),
+            tuple(notes),
+        )
     missing = [c for c in taxonomy.CLASS_LABELS if c not in found]
     if missing:
         raise FuzzyRuleError(f'{where}: rules missing for class(es): {", ".join(missing)}')
@@ -244,10 +271,63 @@ def _rules(value: Any, components: tuple[Component, ...], where: str) -> tuple[R
             if coding in seen and seen[coding] != rule.label:
                 raise FuzzyRuleError(
                     f'{where}: rule {rule.label!r} has the same coding '
-                    f'{format_coding(coding)} as rule {seen[coding]!r}; rules must differ'
+                    f'{format_coding(coding)} as rule {seen[coding]!r}; rules must differ '
+                    '(a `*` in an alternative stands for every term: write that component out)'
                 )
             seen[coding] = rule.label
     return tuple(found[c] for c in taxonomy.CLASS_LABELS)
+
+
+def _alternatives(value: Any, spot: str) -> list[dict[str, str]]:
+    """Check a class's `alternatives:` list: each {coding, source, note}, source a FACS one."""
+    if not isinstance(value, list):
+        raise FuzzyRuleError(f'{spot}: `alternatives` must be a list of {{coding, source, note}}')
+    out = []
+    for k, alt in enumerate(value):
+        where = f'{spot} alternative #{k + 1}'
+        if not isinstance(alt, dict):
+            raise FuzzyRuleError(f'{where}: expected a mapping {{coding, source, note}}')
+        extra = sorted(str(key) for key in alt if key not in ('coding', 'source', 'note'))
+        if extra or 'coding' not in alt:
+            raise FuzzyRuleError(
+                f'{where}: needs `coding`, `source` and `note` and nothing else '
+                f'(got {sorted(str(key) for key in alt)})'
+            )
+        source, note = alt.get('source'), alt.get('note')
+        if not isinstance(source, str) or not (
+            source == 'ours' or FACS_SOURCE.match(source) is not None
+        ):
+            raise FuzzyRuleError(
+                f'{where}: source {source!r} must name its FACS action units '
+                "('FACS/EMFACS: AU6+AU12 (reference)') or be 'ours'; Table II ('paper') "
+                "prints one coding per class, the entry's own `coding`"
+            )
+        if not (isinstance(note, str) and note.strip()):
+            raise FuzzyRuleError(f'{where}: needs a one-line `note` (what the coding shows)')
+        out.append({'coding': alt['coding'], 'source': source, 'note': note})
+    return out
+
+
+def _expand(value: Any, components: tuple[Component, ...], spot: str) -> list[tuple[int, ...]]:
+    """An alternative's coding; `*` (any term) expands into one coding per in-range term.
+
+    The class's strength is the maximum over its codings, so a `*` component counts with the
+    membership of its best-matching term: a soft "don't care" for components that FACS leaves
+    free or that the front end cannot measure (see the rule file).
+    """
+    if not (isinstance(value, str) and '*' in value):
+        return [_coding(value, components, spot)]
+    try:
+        coded = parse_coding(value.replace('*', f'({_ANY})'))
+    except ValueError as err:
+        raise FuzzyRuleError(f'{spot}: {err}') from err
+    if len(coded) != len(components):
+        return [_coding(list(coded), components, spot)]  # raises naming the count
+    choices = [
+        [t.value for t in comp.terms if not t.off_scale] if v == _ANY else [v]
+        for comp, v in zip(components, coded)
+    ]
+    return [_coding(list(c), components, spot) for c in itertools.product(*choices)]
 
 
 def _coding(value: Any, components: tuple[Component, ...], spot: str) -> tuple[int, ...]:

@@ -39,7 +39,17 @@ from st_f2m_ros.fuzzy.inference import FEATURE_SETS
 from st_f2m_ros.fuzzy.rules import RuleBase, rule_base_from_dict
 from st_f2m_ros.resources import resource_path
 
-RB = load_rule_base()
+
+def _one_coding_per_class() -> RuleBase:
+    """The packaged rules without their FACS alternatives: Table II + our six completions."""
+    doc = yaml.safe_load(resource_path('fuzzy_rules.yaml').read_text(encoding='utf-8'))
+    for rule in doc['rules']:
+        rule.pop('alternatives', None)
+    return rule_base_from_dict(doc)
+
+
+RB = _one_coding_per_class()
+RB_FULL = load_rule_base()  # with the FACS alternatives (what label_from_components uses)
 CODINGS = RB.coding_matrix().astype(np.float32)  # [19, 12], row i = class i
 HH = taxonomy.class_id_from_label('happiness_high')
 
@@ -113,8 +123,10 @@ def test_clipped_codings_still_win_except_the_papers_off_scale_tie() -> None:
 
 
 def _two_coding_rule_base() -> RuleBase:
-    """The packaged rules with a second anger_high coding: the first with the eyebrow Raised."""
+    """One coding per class, and a second anger_high one: the first with the eyebrow Raised."""
     doc = yaml.safe_load(resource_path('fuzzy_rules.yaml').read_text(encoding='utf-8'))
+    for other in doc['rules']:
+        other.pop('alternatives', None)
     rule = next(r for r in doc['rules'] if r['class'] == 'anger_high')
     rule['codings'] = [rule.pop('coding'), '1010010(-1)(-1)(-1)(-1)(-1)']
     return rule_base_from_dict(doc)

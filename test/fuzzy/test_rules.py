@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+import re
 from typing import Any
 
 from hypothesis import given, settings
@@ -80,13 +81,98 @@ def test_packaged_rule_base_holds_table_ii_verbatim() -> None:
     assert [c.name for c in rb.components] == list(taxonomy.COMPONENTS)
     for rule in rb.rules:
         if rule.label in TABLE_II:
-            assert rule.source == 'paper'
-            assert [format_coding(c) for c in rule.codings] == [TABLE_II[rule.label]]
+            assert rule.source == 'paper' == rule.sources[0]
+            assert format_coding(rule.codings[0]) == TABLE_II[rule.label]
         elif rule.label in COMPLETED:
-            assert rule.source == 'ours' and len(rule.note) > 20
+            assert rule.source == 'ours' == rule.sources[0] and len(rule.note) > 20
         else:
             assert rule.label == 'neutral' and rule.codings == ((0,) * 12,)
+        # Every further coding is a FACS-derived alternative that names its action units.
+        assert len(rule.sources) == len(rule.notes) == len(rule.codings)
+        for source, note in zip(rule.sources[1:], rule.notes[1:]):
+            assert re.match(r'(FACS|EMFACS)\b.*\bAU\d+', source) and len(note) > 10
     assert (rb.alpha, rb.beta) == (0.4, 0.4)
+
+
+def test_every_emotion_class_has_facs_alternatives() -> None:
+    """Table II prints one coding per class; the engine holds several per emotion."""
+    rb = load_rule_base()
+    for rule in rb.rules[1:]:
+        assert len(rule.codings) >= 2, rule.label
+    per_emotion = {
+        e: sum(len(r.codings) for r in rb.rules if e in r.label) for e in taxonomy.EMOTIONS
+    }
+    assert min(per_emotion.values()) >= 10
+    # A Duchenne smile (AU6+AU12 marked: eyes Narrow, upper lip Thin, corners Raised) and a
+    # jaw-drop surprise (AU1+AU2+AU26) are codings of their classes, nothing else.
+    smile = parse_coding('000(-1)(-1)000(-1)011')
+    assert rb.coding_classes()[_row(rb, smile)] == taxonomy.class_id_from_label('happiness_medium')
+    jaw = parse_coding('110000010000')
+    assert rb.coding_classes()[_row(rb, jaw)] == taxonomy.class_id_from_label('surprise_medium')
+
+
+def _row(rb: Any, coding: tuple[int, ...]) -> int:
+    rows = [i for i, c in enumerate(rb.coding_matrix().tolist()) if tuple(c) == coding]
+    assert len(rows) == 1, f'{format_coding(coding)} is in the rule base {len(rows)} times'
+    return rows[0]
+
+
+def test_a_wildcard_expands_over_the_components_in_range_terms(raw: dict[str, Any]) -> None:
+    doc = copy.deepcopy(raw)
+    rule = _rule(doc, 'happiness_low')
+    rule['alternatives'] = [
+        {'coding': '00000**00011', 'source': 'FACS/EMFACS: AU12 (ref)', 'note': 'corners up'}
+    ]
+    rb = rule_base_from_dict(doc)
+    hl = rb.rules[taxonomy.class_id_from_label('happiness_low')]
+    # nose and nostril have the in-range terms Normal (0) and Wrinkled / Dilated (1).
+    assert [format_coding(c) for c in hl.codings[1:]] == [
+        '000000000011', '000000100011', '000001000011', '000001100011'
+    ]  # fmt: skip
+    assert hl.sources == ('paper',) + ('FACS/EMFACS: AU12 (ref)',) * 4
+    # The brow crest's off-scale Smooth (-1) is not one of the expansions.
+    rule['alternatives'][0]['coding'] = '00*000000011'
+    rb = rule_base_from_dict(doc)
+    crest = {c[2] for c in rb.rules[taxonomy.class_id_from_label('happiness_low')].codings[1:]}
+    assert crest == {0, 1}
+
+
+def _alt(doc: dict[str, Any], label: str, **alt: Any) -> None:
+    entry = {'coding': '000000000011', 'source': 'FACS: AU12 (ref)', 'note': 'corners up'}
+    entry.update(alt)
+    _rule(doc, label).setdefault('alternatives', []).append(entry)
+
+
+@pytest.mark.parametrize(
+    ('mutate', 'match'),
+    [
+        (lambda d: _alt(d, 'fear_low', source='paper'), "'fear_low' alternative.*FACS action"),
+        (lambda d: _alt(d, 'fear_low', source='FACS somewhere'), 'must name its FACS action'),
+        (lambda d: _alt(d, 'fear_low', note=' '), "'fear_low' alternative.*note"),
+        (lambda d: _alt(d, 'fear_low', weight=2), 'nothing else'),
+        (lambda d: _rule(d, 'fear_low').update(alternatives='AU12'), 'must be a list'),
+        (lambda d: _rule(d, 'fear_low').update(alternatives=['000000000011']), 'mapping'),
+        (lambda d: _alt(d, 'fear_low', coding='00000000001'), "'fear_low' alternative.*11 values"),
+        (lambda d: _alt(d, 'fear_low', coding='0000000000*2'), 'value 2 for component'),
+        (
+            lambda d: (
+                _alt(d, 'happiness_low', coding='000000000011')
+                or _alt(d, 'happiness_low', coding='000000000011')
+            ),
+            'listed twice',
+        ),
+        (lambda d: _alt(d, 'fear_low', coding='000(-1)(-1)0000011'), 'listed twice'),
+        (lambda d: _alt(d, 'fear_low', coding='*00000000000'), 'same coding.*`\\*`'),
+        (lambda d: _rule(d, 'fear_low').update(coding='000(-1)(-1)*000011'), 'cannot read'),
+    ],
+)
+def test_malformed_alternatives_are_rejected_naming_the_rule(
+    raw: dict[str, Any], mutate: Any, match: str
+) -> None:
+    doc = copy.deepcopy(raw)
+    mutate(doc)
+    with pytest.raises(FuzzyRuleError, match=match):
+        rule_base_from_dict(doc)
 
 
 def test_paper_codings_in_the_raw_file_are_the_printed_strings(raw: dict[str, Any]) -> None:
@@ -125,14 +211,17 @@ def test_any_coding_made_of_valid_terms_loads(raw: dict[str, Any], data: st.Data
     terms = _term_values(raw)
     coding = [data.draw(st.sampled_from(vals)) for vals in terms]
     doc = copy.deepcopy(raw)
-    others = {tuple(parse_coding(r['coding'])) for r in doc['rules'] if r['class'] != 'fear_high'}
+    fh = taxonomy.class_id_from_label('fear_high')
+    packaged = rule_base_from_dict(raw).rules
+    others = {c for r in packaged if r.class_id != fh for c in r.codings}
+    own = packaged[fh].codings[1:]  # fear_high's FACS alternatives
     _rule(doc, 'fear_high')['coding'] = coding
-    if tuple(coding) in others:
-        with pytest.raises(FuzzyRuleError, match='same coding'):
+    if tuple(coding) in others or tuple(coding) in own:
+        with pytest.raises(FuzzyRuleError, match=r'same coding|listed twice'):
             rule_base_from_dict(doc)
     else:
         rb = rule_base_from_dict(doc)
-        assert rb.rules[taxonomy.class_id_from_label('fear_high')].codings == (tuple(coding),)
+        assert rb.rules[fh].codings == (tuple(coding), *own)
 
 
 @settings(max_examples=60, deadline=None)
@@ -224,6 +313,8 @@ def test_unreadable_files_say_what_to_do(tmp_path: Path) -> None:
 
 def test_several_codings_per_class_are_allowed(tmp_path: Path, raw: dict[str, Any]) -> None:
     doc = copy.deepcopy(raw)
+    for entry in doc['rules']:
+        entry.pop('alternatives', None)
     rule = _rule(doc, 'anger_high')
     rule['codings'] = [rule.pop('coding'), '0010010(-1)(-1)(-1)00']
     rb = load_rule_base(_write(tmp_path, doc))
