@@ -327,6 +327,7 @@ def model_evaluator(
 
     from st_f2m_ros.data import load_clips
     from st_f2m_ros.meta.adapt import support_windows
+    from st_f2m_ros.meta.windows import encode_clip_frames
     from st_f2m_ros.model.checkpoint import load_checkpoint
 
     model = load_checkpoint(checkpoint)
@@ -351,7 +352,7 @@ def model_evaluator(
             needed = sorted({int(f) for w in wins if w.clip == ci for f in w.frames})
             for k in range(0, len(needed), batch):
                 idx = needed[k : k + batch]
-                for f, feat in zip(idx, model.encode_frames(clip.crops[idx])):
+                for f, feat in zip(idx, encode_clip_frames(model.encode_frames, clip, idx)):
                     frame_feats[(ci, f)] = feat
         feats = torch.stack(
             [torch.stack([frame_feats[(w.clip, int(f))] for f in w.frames]) for w in wins]

@@ -37,6 +37,7 @@ from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.errors import AdaptationError, ModelError
 from st_f2m_ros.meta.maml import InnerLoop, WindowBatch
 from st_f2m_ros.meta.tasks import segment_runs, window_indices
+from st_f2m_ros.meta.windows import frame_measured
 from st_f2m_ros.model.stf2m import STF2MModel
 
 ENCODE_BATCH = 64
@@ -110,7 +111,8 @@ def _encode(
     for i in range(0, len(todo), ENCODE_BATCH):
         chunk = todo[i : i + ENCODE_BATCH]
         crops = np.stack([clips[ci].crops[f] for ci, f in chunk])
-        feats = model.encode_frames(crops)
+        comps, ok = frame_measured(clips, np.asarray(chunk, dtype=np.int64))
+        feats = model.encode_frames(crops, comps, ok)
         for key, feat in zip(chunk, feats):
             lookup[key] = feat
     return [torch.stack([lookup[(w.clip, f)] for f in w.frames.tolist()]) for w in wins]

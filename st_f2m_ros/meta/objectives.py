@@ -21,6 +21,8 @@ inside the meta objective (they are the module's own Parameter tensors).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -35,19 +37,24 @@ _MIRROR = [1, 0, 2, 4, 3, 5, 6, 7, 8, 9, 11, 10]
 
 
 def hflip_half(
-    crops: np.ndarray, comps: torch.Tensor, rng: np.random.Generator
-) -> tuple[np.ndarray, torch.Tensor]:
+    crops: np.ndarray, comps: torch.Tensor, rng: np.random.Generator, *also: torch.Tensor
+) -> tuple[Any, ...]:
     """Mirror a random half of the crops, swapping the left/right components to match.
 
     An expression's class does not change in a mirror; its left eyebrow becomes the right one.
+    `also`: further [n, 12] per-component tensors (measured components, reliable flags) mirrored
+    the same way; returns (crops, comps, *also).
     """
     flip = rng.random(len(crops)) < 0.5
     crops = crops.copy()
     crops[flip] = crops[flip][:, :, ::-1]
-    comps = comps.clone()
     idx = torch.from_numpy(flip)
-    comps[idx] = comps[idx][:, _MIRROR]
-    return crops, comps
+    out = []
+    for t in (comps, *also):
+        t = t.clone()
+        t[idx] = t[idx][:, _MIRROR]
+        out.append(t)
+    return (crops, *out)
 
 
 def photometric_jitter(crops: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -77,9 +84,14 @@ class FrameObjective(nn.Module):
         self.w = component_weight
 
     def forward(
-        self, crops: torch.Tensor, labels: torch.Tensor, comps: torch.Tensor
+        self,
+        crops: torch.Tensor,
+        labels: torch.Tensor,
+        comps: torch.Tensor,
+        measured: torch.Tensor | None = None,
+        reliable: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        f = F.gelu(self.model.encode_frames(crops).flatten(1))
+        f = F.gelu(self.model.encode_frames(crops, measured, reliable).flatten(1))
         logits = self.classify(f)
         loss = F.cross_entropy(logits, labels) + self.w * _masked_mse(self.components(f), comps)
         return loss, (logits.argmax(-1) == labels).float().mean()

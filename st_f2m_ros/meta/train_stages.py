@@ -41,7 +41,7 @@ from st_f2m_ros.meta.tasks import EpisodeSampler
 from st_f2m_ros.meta.train_config import TrainConfig
 from st_f2m_ros.meta.train_setup import progress_bar, seed_all, set_trainable, wrap_ddp
 from st_f2m_ros.meta.validation import BASIC_OF
-from st_f2m_ros.meta.windows import FeatureBank, frame_batch, frame_samples
+from st_f2m_ros.meta.windows import FeatureBank, frame_batch, frame_measured, frame_samples
 from st_f2m_ros.model.stf2m import STF2MModel
 
 
@@ -80,11 +80,12 @@ class StageLoops:
             def step(b: int, mine=mine, rng=rng) -> tuple[torch.Tensor, torch.Tensor]:
                 sel = pairs[mine[b * st.batch_size : (b + 1) * st.batch_size]]
                 crops, labels, comps = frame_batch(self.train_clips, sel)
+                measured, ok = frame_measured(self.train_clips, sel)
                 if st.hflip:
-                    crops, comps = hflip_half(crops, comps, rng)
+                    crops, comps, measured, ok = hflip_half(crops, comps, rng, measured, ok)
                 if st.jitter > 0:
                     crops = photometric_jitter(crops, rng, st.jitter)
-                return ddp(torch.from_numpy(crops), labels, comps)
+                return ddp(torch.from_numpy(crops), labels, comps, measured, ok)
 
             self._sgd_epoch('frames', epoch, st.epochs, n_batches, opt, step)
 
@@ -126,7 +127,9 @@ class StageLoops:
         with torch.no_grad():
             for i in range(0, len(pairs), 128):
                 crops, labels, _ = frame_batch(self.val_clips, pairs[i : i + 128])
-                f = F.gelu(self.model.encode_frames(torch.from_numpy(crops)).flatten(1))
+                measured, ok = frame_measured(self.val_clips, pairs[i : i + 128])
+                f = self.model.encode_frames(torch.from_numpy(crops), measured, ok)
+                f = F.gelu(f.flatten(1))
                 pred = obj.classify(f).argmax(-1)
                 correct += int((pred == labels).sum())
                 basic += int((BASIC_OF[pred] == BASIC_OF[labels]).sum())

@@ -22,6 +22,7 @@ labelled multi-modal sample; its text embedding is computed once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,6 +43,36 @@ def frame_samples(clips: list[Clip], stride: int = 1) -> np.ndarray:
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def clip_measured(clip: Clip, idx: np.ndarray | slice | list[int]) -> tuple[Any, Any]:
+    """(components [n, 12], reliable [n, 12]) the front end measured at frames `idx` of a clip
+    (`Clip.measured` / `measured_ok`), or (None, None) when it has none: the extra arguments of
+    `STF2MModel.encode_frames` for those frames."""
+    if clip.measured is None or clip.measured_ok is None:
+        return None, None
+    return clip.measured[idx], clip.measured_ok[idx]
+
+
+def encode_clip_frames(encode: Callable[..., Any], clip: Clip, idx: Any) -> Any:
+    """`encode(crops)` of frames `idx` of a clip, with its measured components when it has any."""
+    comps, ok = clip_measured(clip, idx)
+    if comps is None:
+        return encode(clip.crops[idx])
+    return encode(clip.crops[idx], comps, ok)
+
+
+def frame_measured(clips: list[Clip], pairs: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(measured [n, 12] float, reliable [n, 12] bool) of (clip, frame) pairs; 0 / False where
+    a clip has no front-end measurements."""
+    comps = torch.zeros(len(pairs), 12)
+    ok = torch.zeros(len(pairs), 12, dtype=torch.bool)
+    for i, (c, f) in enumerate(pairs):
+        m, r = clip_measured(clips[c], [f])
+        if m is not None:
+            comps[i] = torch.from_numpy(np.asarray(m[0], dtype=np.float32))
+            ok[i] = torch.from_numpy(np.asarray(r[0], dtype=bool))
+    return comps, ok
+
+
 def frame_batch(
     clips: list[Clip], pairs: np.ndarray
 ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
@@ -56,18 +87,22 @@ def frame_batch(
 
 
 def encode_all(
-    encode: Callable[[np.ndarray], torch.Tensor],
+    encode: Callable[..., torch.Tensor],
     clips: list[Clip],
     batch: int = 128,
     progress: Callable[[int], None] | None = None,
 ) -> list[torch.Tensor]:
-    """Encode every frame of every clip once: a [len(clip), R, D] tensor per clip."""
+    """Encode every frame of every clip once: a [len(clip), R, D] tensor per clip.
+
+    `encode(crops)`, or `encode(crops, components, reliable)` for clips with front-end
+    measurements (`STF2MModel.encode_frames`'s signature).
+    """
     out = []
     for clip in clips:
         parts = []
         for i in range(0, len(clip), batch):
             with torch.inference_mode():
-                parts.append(encode(clip.crops[i : i + batch]).float())
+                parts.append(encode_clip_frames(encode, clip, slice(i, i + batch)).float())
             if progress:
                 progress(min(batch, len(clip) - i))
         out.append(torch.cat(parts))

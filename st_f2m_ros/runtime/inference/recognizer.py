@@ -82,9 +82,20 @@ class Recognizer:
         self._state = HeadState()
         return state.adapted
 
-    def encode_frames(self, crops: np.ndarray) -> np.ndarray:
-        """Per-frame features (head-independent: adaptations never invalidate the cache)."""
-        return self.backend.encode_frames(crops)
+    def encode_frames(
+        self,
+        crops: np.ndarray,
+        components: np.ndarray | None = None,
+        reliable: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Per-frame features (head-independent: adaptations never invalidate the cache).
+
+        `components` / `reliable` [N, 12]: the front end's measurements of the same frames
+        (used by a model with `component_input`); None: nothing measured.
+        """
+        if components is None:
+            return self.backend.encode_frames(crops)
+        return self.backend.encode_frames(crops, components, reliable)
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         """Sentence embeddings for the text modality."""

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.errors import ConfigError, ModelError
-from st_f2m_ros.runtime.inference.backends import ENCODER_FILE, OnnxBackend
+from st_f2m_ros.runtime.inference.backends import (
+    COMPONENT_INPUTS,
+    ENCODER_FILE,
+    OnnxBackend,
+    component_feed,
+)
 
 
 class TensorRTBackend(OnnxBackend):
@@ -96,23 +101,38 @@ class TensorRTBackend(OnnxBackend):
         s = self.crop_size
         profile = builder.create_optimization_profile()
         profile.set_shape('crops', (1, s, s, 3), (8, s, s, 3), (self.max_batch, s, s, 3))
+        if self.component_input:  # the front end's measured components (STF2MConfig)
+            for name in COMPONENT_INPUTS:
+                profile.set_shape(name, (1, 12), (8, 12), (self.max_batch, 12))
         config.add_optimization_profile(profile)
         plan = builder.build_serialized_network(network, config)
         if plan is None:
             raise ModelError(f'TensorRT failed to build an engine from {onnx_path}')
         return bytes(plan)
 
-    def encode_frames(self, crops: np.ndarray) -> np.ndarray:
+    def encode_frames(
+        self,
+        crops: np.ndarray,
+        components: np.ndarray | None = None,
+        reliable: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Per-frame features through the TensorRT engine, in chunks of `max_batch`."""
         torch = self._cuda
         dev = torch.device(self.device)
+        extra = component_feed(len(crops), components, reliable) if self.component_input else {}
         outs = []
         for i in range(0, len(crops), self.max_batch):
             x = torch.from_numpy(np.ascontiguousarray(crops[i : i + self.max_batch])).to(dev)
             self._context.set_input_shape('crops', tuple(x.shape))
+            self._context.set_tensor_address('crops', x.data_ptr())
+            keep = []  # the extra inputs must live until the engine has run
+            for name, arr in extra.items():
+                t = torch.from_numpy(np.ascontiguousarray(arr[i : i + self.max_batch])).to(dev)
+                self._context.set_input_shape(name, tuple(t.shape))
+                self._context.set_tensor_address(name, t.data_ptr())
+                keep.append(t)
             shape = tuple(self._context.get_tensor_shape('features'))
             y = torch.empty(shape, dtype=torch.float32, device=dev)
-            self._context.set_tensor_address('crops', x.data_ptr())
             self._context.set_tensor_address('features', y.data_ptr())
             stream = torch.cuda.current_stream(dev)
             if not self._context.execute_async_v3(stream.cuda_stream):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from st_f2m_ros.errors import PerceptionError
+from st_f2m_ros.taxonomy import NUM_COMPONENTS
 
 
 @dataclass
@@ -99,9 +100,13 @@ class FeatureCache:
         return [faces[j] if dist[i, j] <= tolerance else None for i, j in enumerate(best.tolist())]
 
     def features(
-        self, records: list[FrameRecord], encode: Callable[[np.ndarray], np.ndarray]
+        self, records: list[FrameRecord], encode: Callable[..., np.ndarray]
     ) -> np.ndarray:
-        """Stack the features of `records`, encoding the missing ones in one batch."""
+        """Stack the features of `records`, encoding the missing ones in one batch.
+
+        `encode(crops)`, or `encode(crops, components, reliable)` when the front end measured
+        some of the frames (a frame without measurements: all components unreliable).
+        """
         pending: list[FrameRecord] = []
         seen: set[int] = set()
         for r in records:
@@ -110,7 +115,16 @@ class FeatureCache:
                 pending.append(r)
         if pending:
             crops = np.stack([r.crop for r in pending if r.crop is not None])
-            feats = np.asarray(encode(crops))
+            measured = [r.measured for r in pending if r.crop is not None]
+            if any(m is not None for m in measured):  # the front end's components too
+                comps = np.zeros((len(crops), NUM_COMPONENTS), dtype=np.float32)
+                ok = np.zeros((len(crops), NUM_COMPONENTS), dtype=bool)
+                for i, m in enumerate(measured):
+                    if m is not None:
+                        comps[i], ok[i] = m.components, m.reliable
+                feats = np.asarray(encode(crops, comps, ok))
+            else:
+                feats = np.asarray(encode(crops))
             if feats.shape[0] != len(pending):
                 raise PerceptionError(
                     f'backend returned {feats.shape[0]} features for {len(pending)} crops'
