@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         'date_utc': time.strftime('%Y-%m-%d %H:%M', time.gmtime()),
     }
     report = build_report(cfg, results, run_facts)
-    files = write_report(report, args.out)
+    files = write_report(report, args.out, results)
     print()
     print(markdown(report).split('\n\n#### ')[0])
     print()

@@ -291,6 +291,7 @@ def run_bench(
     facts = {
         'model_id': session.recognizer.model_id,
         'training_people': check_unseen(cfg, session.model),
+        'window_s': session.recognizer.backend.window / session.recognizer.backend.feature_rate,
         'mode': 'each session replayed once and re-scored under every head'
         if rescoring
         else 'each session replayed under every head',

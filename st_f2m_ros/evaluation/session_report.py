@@ -101,20 +101,25 @@ def goals(summary: dict[str, Any], headline: str, conditions: list[str]) -> list
     return out
 
 
-def _pooled(results: list[Any], name: str) -> tuple[np.ndarray, ...]:
-    """(truth, predicted, seconds since the true segment began, until it ends) over people."""
-    truth, pred, since, until = [], [], [], []
+def _pooled(results: list[Any], name: str, window_s: float) -> tuple[np.ndarray, ...]:
+    """Over people: truth, prediction, seconds since the true segment began and until it ends,
+    and whether the prediction names a class shown anywhere in the window's span."""
+    truth, pred, since, until, shown = [], [], [], [], []
     for r in results:
         ev = r.evaluations[name]
         starts = np.array([s.start for s in ev.segments])
         ends = np.array([s.end for s in ev.segments])
+        ids = np.array([s.class_id for s in ev.segments])
         k = np.clip(np.searchsorted(starts, ev.times, side='right') - 1, 0, len(starts) - 1)
         keep = ev.truth >= 0
+        first = np.clip(np.searchsorted(ends, ev.times - window_s, side='right'), 0, k)
+        hit = [ev.predicted[i] in ids[first[i] : k[i] + 1] for i in range(len(k))]
         truth.append(ev.truth[keep])
         pred.append(ev.predicted[keep])
         since.append((ev.times - starts[k])[keep])
         until.append((ends[k] - ev.times)[keep])
-    return tuple(np.concatenate(x) for x in (truth, pred, since, until))
+        shown.append(np.array(hit, dtype=bool)[keep])
+    return tuple(np.concatenate(x) for x in (truth, pred, since, until, shown))
 
 
 def error_kinds(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -133,11 +138,16 @@ def error_kinds(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {k: float(v.mean()) for k, v in kinds.items()}
 
 
-def analysis(results: list[Any], names: list[str]) -> dict[str, Any]:
-    """Where the errors are, pooled over people, for each named condition."""
+def analysis(results: list[Any], names: list[str], window_s: float = 1.0) -> dict[str, Any]:
+    """Where the errors are, pooled over people, for each named condition.
+
+    `window_s`: the model's window length; a decision naming a class that was on the face
+    somewhere in its window is counted apart ('in-window accuracy'): the share of errors that
+    are lag behind a change rather than misreadings.
+    """
     out: dict[str, Any] = {}
     for name in names:
-        truth, pred, since, until = _pooled(results, name)
+        truth, pred, since, until, shown = _pooled(results, name, window_s)
         fine = metrics.score(truth, pred, taxonomy.CLASS_LABELS)
         basic = metrics.score(
             metrics.to_basic(truth), metrics.to_basic(pred), metrics.BASIC_LABELS
@@ -154,6 +164,7 @@ def analysis(results: list[Any], names: list[str]) -> dict[str, Any]:
             'fine': fine.as_dict(),
             'basic': basic.as_dict(),
             'error_kinds': error_kinds(truth, pred),
+            'in_window_accuracy': float(shown.mean()) if shown.size else float('nan'),
             'by_time_since_segment_start': by_since,
             'last_0.5_s_of_segment': _bin(truth, pred, near_end),
             'by_true_intensity': by_level,
@@ -227,6 +238,11 @@ def _analysis_md(an: dict[str, Any]) -> list[str]:
     for kind in an[names[0]]['error_kinds']:
         lines.append(f'| {kind} | ' + ' | '.join(f'{an[n]["error_kinds"][kind]:.3f}'
                                                  for n in names) + ' |')  # fmt: skip
+    lines.append(
+        '| *in-window accuracy* (decision shown anywhere in its window) | '
+        + ' | '.join(f'{an[n]["in_window_accuracy"]:.3f}' for n in names)
+        + ' |'
+    )
     lines += ['', 'Accuracy (19-class / 7-class) by time since the true segment began, and in '
               'the last 0.5 s of a segment (windows are 1 s long and end at the stamp):', '',
               head.replace('| |', '| window ends |'), sep]  # fmt: skip
@@ -272,13 +288,54 @@ def build_report(cfg: Any, results: list[Any], run: dict[str, Any]) -> dict[str,
         'headline_condition': headline,
         'summary': summary,
         'goals': goals(summary, headline, conditions),
-        'analysis': analysis(results, shown),
+        'analysis': analysis(results, shown, float(run.get('window_s', 1.0))),
         'people': rows,
     }
 
 
-def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
-    """session_bench.json, session_bench.md and the figures under `out` (atomic writes)."""
+def save_windows(results: list[Any], path: Path) -> Path:
+    """Every scored decision (times, truth, prediction per person and condition) and the true
+    segments, so that the analysis can be redone without replaying (`load_windows`)."""
+    arrays: dict[str, np.ndarray] = {}
+    for r in results:
+        for name, ev in r.evaluations.items():
+            for key in ('times', 'truth', 'predicted'):
+                arrays[f'{r.subject}/{name}/{key}'] = getattr(ev, key)
+            arrays[f'{r.subject}/{name}/segments'] = np.array(
+                [(s.start, s.end, s.class_id) for s in ev.segments], dtype=np.float64
+            )
+    tmp = path.with_name(path.name + '.tmp')
+    with open(tmp, 'wb') as f:
+        np.savez_compressed(f, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_windows(path: Path) -> list[Any]:
+    """`save_windows`' file as objects `analysis` takes (subject, evaluations[name])."""
+    from types import SimpleNamespace
+
+    people: dict[str, dict[str, dict[str, Any]]] = {}
+    with np.load(path) as z:
+        for key in z.files:
+            subject, name, field = key.split('/')
+            people.setdefault(subject, {}).setdefault(name, {})[field] = z[key]
+    out = []
+    for subject, conds in people.items():
+        evs = {}
+        for name, d in conds.items():
+            segs = [SimpleNamespace(start=a, end=b, class_id=int(c)) for a, b, c in d['segments']]
+            evs[name] = SimpleNamespace(times=d['times'], truth=d['truth'],
+                                        predicted=d['predicted'], segments=segs)  # fmt: skip
+        out.append(SimpleNamespace(subject=subject, evaluations=evs))
+    return out
+
+
+def write_report(
+    report: dict[str, Any], out: Path, results: list[Any] | None = None
+) -> dict[str, Path]:
+    """session_bench.json, session_bench.md, the figures (and with `results` the scored
+    decisions, session_bench_windows.npz) under `out` (atomic writes)."""
     import json
 
     from st_f2m_ros.evaluation.session_figures import write_figures
@@ -295,4 +352,6 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
         tmp.replace(path)
         files[name] = path
     files.update(write_figures(report, out))
+    if results is not None:
+        files['windows'] = save_windows(results, out / 'session_bench_windows.npz')
     return files

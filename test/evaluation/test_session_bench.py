@@ -98,6 +98,25 @@ def test_aggregate_mean_std_worst_and_people_worse() -> None:
     assert s['k1']['worse_than_base']['fine'] == ['b']  # c is equal, not worse
 
 
+def test_in_window_accuracy_and_windows_file_round_trip(tmp_path: Path) -> None:
+    """A decision naming a class shown anywhere in its 1 s window counts as in-window."""
+    from types import SimpleNamespace as Ns
+
+    from st_f2m_ros.evaluation.session_report import analysis, load_windows, save_windows
+
+    segs = [Ns(start=0.0, end=2.0, class_id=3), Ns(start=2.0, end=5.0, class_id=6)]
+    ev = Ns(times=np.array([1.0, 1.5, 2.2, 2.9, 3.5, 4.5]), truth=np.array([3, 3, 6, 6, 6, 6]),
+            predicted=np.array([3, 0, 3, 6, -1, 3]), segments=segs)  # fmt: skip
+    people = [Ns(subject='a', evaluations={'base': ev})]
+    got = analysis(people, ['base'], window_s=1.0)['base']
+    assert got['in_window_accuracy'] == pytest.approx(3 / 6)  # 1.0, 2.2 (lag), 2.9
+    assert got['by_time_since_segment_start']['0-0.5 s']['windows'] == 1
+    assert got['error_kinds']['abstained'] == pytest.approx(1 / 6)
+    again = load_windows(save_windows(people, tmp_path / 'w.npz'))
+    redone = analysis(again, ['base'], window_s=1.0)['base']
+    assert json.dumps(redone, sort_keys=True) == json.dumps(got, sort_keys=True)  # NaN-safe
+
+
 def test_support_bag_is_what_adapt_reads(tmp_path: Path) -> None:
     """No ground-truth topic; the sidecar labels the first K rounds; noise: hard-linked copy."""
     from st_f2m_ros.data.bag_reader import BagReader
@@ -218,3 +237,4 @@ def test_session_bench_end_to_end(tmp_path: Path, tiny_checkpoint: Path) -> None
     assert '| k1_noise30 |' in md and 'Where the errors are' in md
     assert (out / 'session_bench_people.png').stat().st_size > 1000
     assert not (out / 'bags').exists()  # recordings are dropped unless --keep-bags
+    assert (out / 'session_bench_windows.npz').is_file()
