@@ -24,6 +24,10 @@ Three questions (issue 9 item 3):
    against the true basic emotion on frames of those unseen people (every `--fer-stride`-th).
 3. Encoding cost: median ms per crop of `encode_frames` (batches of 64, 1 and 2 threads).
 
+The held-out clips go through the runtime face stage (real-face front end, node defaults) as on
+the robot: crops cut from its box and the measured components that `component_input` models
+take; `--generator-boxes` cuts at the generator's own boxes instead (no measurements).
+
     python benchmarks/realface_eval.py runs/realface/st_f2m_realface.safetensors \
         runs/resnet_reduced/st_f2m_resnet_reduced.safetensors [--json out.json]
 
@@ -50,8 +54,14 @@ from st_f2m_ros.meta.windows import FeatureBank, encode_all
 from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, read_metadata
 
 
-def held_out_clips(shipped: Path, crop_size: int, duration: float | None) -> list:
-    """Clips of the shipped checkpoint's held-out people, as its training data made them."""
+def held_out_clips(
+    shipped: Path, crop_size: int, duration: float | None, front_end: bool = True
+) -> list:
+    """Clips of the shipped checkpoint's held-out people, as its training data made them.
+
+    `front_end`: through the runtime face stage as on the robot (crops cut from its box,
+    `Clip.measured` for models with `component_input`); False: the generator's own boxes.
+    """
     from dataclasses import replace
 
     from st_f2m_ros.data.synthetic.generator import SyntheticConfig, generate_clips
@@ -64,7 +74,15 @@ def held_out_clips(shipped: Path, crop_size: int, duration: float | None) -> lis
     people = [make_subject(i, d.seed, d.idiosyncrasy) for i in ids]
     dur = duration or d.duration
     syn = replace(SyntheticConfig(fps=tcfg.model.feature_rate), duration=dur)
-    return generate_clips(len(people), d.clips_per_subject, dur, d.seed, crop_size, syn, people)
+    face = None
+    if front_end:
+        from st_f2m_ros.meta.train_setup import training_face_config
+
+        face = training_face_config()
+    return generate_clips(
+        len(people), d.clips_per_subject, dur, d.seed, crop_size, syn, people, front_end=face,
+        workers=2 if front_end else 1,
+    )  # fmt: skip
 
 
 def evaluate(path: Path, clips_by_size: dict, k_shot: int, seed: int) -> dict:
@@ -81,6 +99,7 @@ def evaluate(path: Path, clips_by_size: dict, k_shot: int, seed: int) -> dict:
     out.update(
         checkpoint=str(path),
         backbone=cfg.backbone,
+        component_input=bool(cfg.component_input),
         windows=len(bank),
         encode_s=round(enc_s, 1),
         file_kb=round(path.stat().st_size / 1024),
@@ -143,13 +162,19 @@ def main() -> None:
     ap.add_argument('--fer-stride', type=int, default=8)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--json', type=Path, default=None)
+    ap.add_argument(
+        '--generator-boxes', action='store_true',
+        help="crop at the generator's boxes, no front end (component models see nothing)",
+    )  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     paths = [DEFAULT_CHECKPOINT, *args.checkpoints]
     sizes = sorted({load_checkpoint(p).config.crop_size for p in paths})
     t0 = time.perf_counter()
-    clips_by_size = {s: held_out_clips(DEFAULT_CHECKPOINT, s, args.duration) for s in sizes}
-    print(f'generated held-out clips in {time.perf_counter() - t0:.0f} s')
+    fe = not args.generator_boxes
+    clips_by_size = {s: held_out_clips(DEFAULT_CHECKPOINT, s, args.duration, fe) for s in sizes}
+    how = 'through the runtime face stage' if fe else "cut at the generator's boxes"
+    print(f'generated held-out clips ({how}) in {time.perf_counter() - t0:.0f} s')
     rows = [evaluate(p, clips_by_size, args.k_shot, args.seed) for p in paths]
     for p, row in zip(paths, rows):
         clip = clips_by_size[load_checkpoint(p).config.crop_size][0]
@@ -172,7 +197,8 @@ def main() -> None:
     print('  share of predictions:', fer['predicted_share'])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({'models': rows, 'fer_on_synthetic': fer}, indent=1))
+        doc = {'front_end': fe, 'models': rows, 'fer_on_synthetic': fer}
+        args.json.write_text(json.dumps(doc, indent=1))
 
 
 if __name__ == '__main__':

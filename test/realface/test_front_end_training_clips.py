@@ -111,3 +111,34 @@ def test_two_workers_make_the_same_clips_and_the_trainer_reads_the_option(tmp_pa
     np.testing.assert_array_equal(clips[0].measured, one[0].measured)
     plain = load_training_clips(replace(train, data=replace(train.data, front_end=False)))
     assert all(c.measured is None for c in plain)
+
+
+def test_the_pipeline_feeds_each_frames_measurements_to_a_component_model(astronaut) -> None:
+    import torch
+
+    from st_f2m_ros.model.config import STF2MConfig
+    from st_f2m_ros.model.stf2m import STF2MModel
+    from st_f2m_ros.runtime.inference.backends import TorchBackend
+    from st_f2m_ros.runtime.inference.recognizer import Recognizer
+    from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
+
+    torch.manual_seed(0)
+    cfg = STF2MConfig(
+        backbone='resnet18_quarter', crop_size=96, feat_dim=40, hidden=32, fuzzy=False,
+        text_encoder='hashing', window=8, feature_rate=8.0, component_input=True,
+    )  # fmt: skip
+    pipe = PerceptionPipeline(Recognizer(TorchBackend(STF2MModel(cfg).eval())), PipelineConfig())
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 64:576] = astronaut[:480]
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        noisy = np.clip(frame + rng.integers(-3, 4, frame.shape), 0, 255).astype(np.uint8)
+        assert pipe.process_bgr(1.0 + i / 30.0, noisy).skipped is None
+    encoded = [r for r in pipe.cache._frames if r.feature is not None]
+    assert len(encoded) >= 4
+    for r in encoded:
+        assert r.measured is not None  # the front end measured every frame of a real face
+        ok = r.measured.reliable
+        want = np.where(ok, r.measured.components, 0.0)
+        np.testing.assert_allclose(r.feature[:, -24:-12], np.broadcast_to(want, (9, 12)), 1e-6)
+        np.testing.assert_array_equal(r.feature[:, -12:], np.broadcast_to(ok, (9, 12)))
