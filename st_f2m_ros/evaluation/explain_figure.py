@@ -172,7 +172,9 @@ def _rules_panel(bars: Any, table: Any, fx: Any) -> None:
     bars.axvline(fx.rule_threshold, color=RED, ls='--', lw=1)
     bars.text(fx.rule_threshold, len(rules) - 0.45, f'label threshold {fx.rule_threshold:g} ',
               color=RED, fontsize=8, va='bottom', ha='right')  # fmt: skip
-    bars.set_yticks(y, [f'{r.class_label}  [{r.source}]' for r in rules], fontsize=9)
+    # The source up to its reference ('FACS/EMFACS: AU6+AU12'); the JSON has it in full.
+    names = [f'{r.class_label}  [{r.source.split(" (")[0]}]' for r in rules]
+    bars.set_yticks(y, names, fontsize=9)
     bars.set_ylim(-0.6, len(rules) - 0.1)
     bars.tick_params(axis='x', labelsize=8)
     bars.set_xlabel('rule firing strength (log)', fontsize=8)

@@ -364,3 +364,44 @@ def test_any_corrupted_leaf_loads_or_raises_fuzzy_rule_error(
         assert str(err).startswith('rule base')
         return
     assert len(rb.rules) == taxonomy.NUM_CLASSES
+
+
+# The FACS -> component mapping of the rule file's header: (component index, term) -> the
+# action units that can produce it. LEb REb Crest LEye REye Nose Nostril Mouth ULip LLip LC RC.
+_BY_AU: dict[tuple[int, int], set[str]] = {
+    (0, 1): {'1', '2'}, (1, 1): {'1', '2'}, (0, -1): {'4'}, (1, -1): {'4'}, (2, 1): {'4'},
+    (3, 1): {'5'}, (4, 1): {'5'}, (3, -1): {'6', '7'}, (4, -1): {'6', '7'},
+    (5, 1): {'9'}, (6, 1): {'38'}, (7, 1): {'25', '26', '27'},
+    (8, 1): {'10'}, (8, -1): {'12', '20', '23', '27'}, (9, 1): {'16'}, (9, -1): {'20', '23', '27'},
+    (10, 1): {'12'}, (11, 1): {'12'}, (10, -1): {'15'}, (11, -1): {'15'},
+}  # fmt: skip
+# What each AU must show (its main appearance change), unless an opposing AU cancels it.
+_SHOWS: dict[str, tuple[tuple[int, int], ...]] = {
+    '1': (), '2': ((0, 1),), '4': ((2, 1),), '5': ((3, 1),), '6': ((3, -1),), '7': ((3, -1),),
+    '9': ((5, 1),), '10': ((8, 1),), '12': ((10, 1), (11, 1)), '15': ((10, -1), (11, -1)),
+    '16': ((9, 1),), '20': ((9, -1),), '23': ((8, -1), (9, -1)), '25': ((7, 1),),
+    '26': ((7, 1),), '27': ((7, 1),), '38': ((6, 1),),
+}  # fmt: skip
+
+
+def test_facs_alternatives_follow_the_documented_au_mapping() -> None:
+    """Every coded term of a FACS alternative comes from one of its AUs, and every AU shows."""
+    rb = load_rule_base()
+    checked = 0
+    for rule in rb.rules:
+        for coding, source in zip(rule.codings[1:], rule.sources[1:]):
+            aus = set(re.findall(r'AU(\d+)', source))
+            assert aus and aus <= set(_SHOWS), (rule.label, source)
+            free = {5} if '9' not in aus else set()  # `*`: nose / nostril left free
+            free |= {6} if '38' not in aus else set()
+            for j, v in enumerate(coding):
+                if v != 0 and j not in free:
+                    assert _BY_AU[(j, v)] & aus, (rule.label, source, taxonomy.COMPONENTS[j], v)
+            for au in aus:
+                cancelled = (au in {'5', '6', '7'} and {'5', '7'} <= aus) or (
+                    au == '2' and '4' in aus and '1' in aus and coding[0] == 1
+                )
+                for j, v in _SHOWS[au]:
+                    assert cancelled or coding[j] == v, (rule.label, source, au)
+            checked += 1
+    assert checked > 100

@@ -131,6 +131,21 @@ def test_component_file_is_complete_and_documented() -> None:
     assert {'reference', 'nose', 'mouth'} <= set(cset.occlusion)
 
 
+def test_every_full_scale_says_how_it_was_calibrated() -> None:
+    """Each component carries its one-line calibration (slope and r on drawn faces)."""
+    doc = yaml.safe_load(resource_path('face_components.yaml').read_text())
+    for name, spec in doc['components'].items():
+        line = str(spec.get('calibration', ''))
+        assert 'slope' in line and ' r ' in line, name
+        assert spec['full_scale'] > 0
+        kept = line.startswith('kept')
+        assert kept == (name in {'brow_crest', 'nose', 'nostril', 'upper_lip', 'lower_lip'}), name
+    # The mouth corners are read against the nose base, which an open mouth does not move.
+    for name in ('left_mouth_corner', 'right_mouth_corner'):
+        assert doc['components'][name]['terms'][0]['ref'] == [1, 2]
+        assert 'prior_note' in doc['components'][name]
+
+
 @pytest.mark.parametrize(
     ('edit', 'message'),
     [
