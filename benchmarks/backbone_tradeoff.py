@@ -13,7 +13,7 @@
 # limitations under the License.
 """Accuracy/speed trade-off of the backbone options, trained in the same harness.
 
-Each backbone is trained by the real trainer (st_f2m_ros.meta.trainer) from config/train.yaml
+Each backbone is trained by the real trainer (st_f2m_ros.meta.trainer) from config/train_pixel.yaml
 with one reduced budget (fewer synthetic people, shorter sessions, fewer epochs) so that the
 full ResNet-18 fits on a 2-core CPU; only the backbone and its crop size change between rows.
 Absolute accuracies are therefore below the shipped checkpoint's (trained on the full budget);
@@ -75,7 +75,7 @@ def encode_ms(model, crop: int, batch: int = 32, repeats: int = 7) -> float:
 def main() -> None:
     """Train each backbone and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--config', default='config/train.yaml')
+    ap.add_argument('--config', default='config/train_pixel.yaml')
     ap.add_argument('--backbones', default=ROWS, help='backbone:crop,... to compare')
     args = ap.parse_args()
     torch.set_num_threads(2)
