@@ -41,6 +41,24 @@ def _cpu_name() -> str:
     return platform.machine()
 
 
+def _rerender(out: Path) -> int:
+    """Analysis, Markdown and figures again from a finished run's files."""
+    import json
+
+    from st_f2m_ros.errors import DataError
+    from st_f2m_ros.evaluation.session_report import analysis, load_windows, write_report
+
+    src, npz = out / 'session_bench.json', out / 'session_bench_windows.npz'
+    if not src.is_file() or not npz.is_file():
+        raise DataError(f'{out} holds no finished run ({src.name} and {npz.name}); run it first')
+    report = json.loads(src.read_text(encoding='utf-8'))
+    window_s = float(report['run'].get('window_s', 1.0))
+    report['analysis'] = analysis(load_windows(npz), list(report['analysis']), window_s)
+    for name, path in write_report(report, out).items():
+        print(f'{name:28} {path}')
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `session-bench` subcommand."""
     from st_f2m_ros.evaluation.session_bench import BenchConfig
@@ -107,6 +125,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='replay the session under every head instead of re-scoring one replay',
     )
     p.add_argument('--keep-bags', action='store_true', help='keep the recorded bags')
+    p.add_argument(
+        '--rerender',
+        action='store_true',
+        help='redo the analysis, Markdown and figures of an earlier run in --out '
+        '(from its session_bench.json and session_bench_windows.npz), replay nothing',
+    )
     p.set_defaults(func=run)
 
 
@@ -119,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
 
     from st_f2m_ros.evaluation.session_bench import BenchConfig, run_bench
     from st_f2m_ros.evaluation.session_report import build_report, markdown, write_report
+
+    if args.rerender:
+        return _rerender(args.out)
 
     cfg = BenchConfig(
         people=args.people, prefix=args.prefix, seed=args.seed, session_seconds=args.seconds,

@@ -219,6 +219,7 @@ def markdown(report: dict[str, Any]) -> str:
         shown = f'{v:.3f}' if isinstance(v, float) else str(v)
         met = 'yes' if g['met'] else '**no**'
         lines.append(f'| {g["goal"]} | {g["condition"]} | {shown} | {met} |')
+    lines += _adaptation_md(report)
     lines += _analysis_md(report['analysis'])
     lines += ['', '#### Per person (accuracy, 19-class / 7-class)', '']
     lines += ['| person | ' + ' | '.join(conds) + ' |', '|---' * (len(conds) + 1) + '|']
@@ -227,6 +228,26 @@ def markdown(report: dict[str, Any]) -> str:
                  for c in conds]  # fmt: skip
         lines.append(f'| {row["subject"]} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def _adaptation_md(report: dict[str, Any]) -> list[str]:
+    """What /adapt reported per condition (means over people): the support fit vs the session."""
+    lines = ['', '#### What /adapt saw (means over people)', '',
+             '| condition | clips | wrong labels | support acc before -> after | '
+             'session 19-class acc after | /adapt s |', '|---|---|---|---|---|---|']  # fmt: skip
+    for c in report['conditions']:
+        ad = [row['adaptations'][c] for row in report['people']]
+
+        def mean(key: str, ad: list = ad) -> float:
+            return float(np.mean([a[key] for a in ad]))
+
+        acc = report['summary'][c]['fine']['accuracy']['mean']
+        lines.append(
+            f'| {c} | {mean("clips_used"):.1f} | {mean("wrong_labels"):.1f} | '
+            f'{mean("support_accuracy_before"):.2f} -> {mean("support_accuracy_after"):.2f} | '
+            f'{acc:.3f} | {mean("duration_s"):.1f} |'
+        )
+    return lines
 
 
 def _analysis_md(an: dict[str, Any]) -> list[str]:

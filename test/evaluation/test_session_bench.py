@@ -234,7 +234,10 @@ def test_session_bench_end_to_end(tmp_path: Path, tiny_checkpoint: Path) -> None
     assert report['summary']['k1']['fine']['accuracy']['worst'] == pytest.approx(min(acc))
     assert len(report['goals']) == 5
     md = (out / 'session_bench.md').read_text()
-    assert '| k1_noise30 |' in md and 'Where the errors are' in md
+    assert '| k1_noise30 |' in md and 'Where the errors are' in md and 'What /adapt saw' in md
     assert (out / 'session_bench_people.png').stat().st_size > 1000
     assert not (out / 'bags').exists()  # recordings are dropped unless --keep-bags
     assert (out / 'session_bench_windows.npz').is_file()
+    (out / 'session_bench.md').unlink()
+    assert cli.main(['session-bench', '--out', str(out), '--rerender']) == 0  # no replay
+    assert '| k1_noise30 |' in (out / 'session_bench.md').read_text()
