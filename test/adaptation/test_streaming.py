@@ -15,7 +15,8 @@
 
 Measured with tracemalloc (numpy and OpenCV buffers are traced). For scale, a 60 s 640x480
 JPEG support bag (1800 frames) loaded with the face detector: peak 1638 MB before the
-streaming change, 104 MB after; at the model's 8 Hz feature rate 443 MB -> 34 MB.
+streaming change, 104 MB after; at the model's 8 Hz feature rate 443 MB -> 34 MB. Through the
+real-face front end (benchmarks/bench_support_faces.py): 103.5 MB and 32.7 MB.
 """
 
 from __future__ import annotations
