@@ -221,3 +221,11 @@ def test_default_face_config_without_a_pipeline_is_the_nodes(tiny_checkpoint) ->
         assert not s.manager.support_faces().measuring
     finally:
         s.close()
+
+
+def test_clips_that_are_crops_skip_the_face_stage(make_manager, helpers) -> None:
+    mgr = make_manager(clips_are_crops=True)
+    assert not mgr.support_faces().measuring
+    clips, neutral = mgr.load_support('p07', mgr.validate(helpers.request()))
+    assert neutral is None and all(c.measured is None and c.face_found.all() for c in clips)
+    assert mgr._support_faces is None  # no front end was built for them

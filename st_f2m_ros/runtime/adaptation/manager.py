@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 import dataclasses
+import functools
 import inspect
 import threading
 import time
@@ -57,6 +58,7 @@ from st_f2m_ros.runtime.adaptation.support_faces import (
     CropOnly,
     SupportFaces,
     check_neutral_state,
+    whole_frame_crop,
 )
 from st_f2m_ros.runtime.adaptation.validation import Source, validate_request
 from st_f2m_ros.runtime.adaptation.worker import AdaptWorker
@@ -155,18 +157,21 @@ class AdaptationManager:
     def support_faces(self, settings: AdaptationSettings | None = None) -> SupportFaces | CropOnly:
         """The face stage for support frames: the pipeline's FaceConfig as it is now.
 
-        Built once per (crop size, clips_are_crops, face config) and kept (loading the front
-        end's models takes a moment); only the worker uses it, one request at a time.
+        Built once per (crop size, face config) and kept (loading the front end's models takes
+        a moment); only the worker uses it, one request at a time. Support clips that already
+        are crops (`clips_are_crops`) skip the face stage (support_faces.CropOnly).
         """
         if self._crop_fn is not None:
             return CropOnly(self._crop_fn)
         from st_f2m_ros.perception.face import FaceConfig
 
         s = settings or self.settings
+        if s.clips_are_crops:
+            return CropOnly(functools.partial(whole_frame_crop, size=s.crop_size))
         face = self.faces.face_config if self.faces is not None else self.face_config
-        key = (s.crop_size, s.clips_are_crops, face or FaceConfig())
+        key = (s.crop_size, face or FaceConfig())
         if self._support_faces is None or self._support_faces[0] != key:
-            self._support_faces = (key, SupportFaces(key[2], key[0], key[1]))
+            self._support_faces = (key, SupportFaces(key[1], key[0]))
         return self._support_faces[1]
 
     def _hand_neutral(self, subject: str, state: dict[str, Any] | None) -> None:

@@ -58,14 +58,12 @@ class SupportFaces:
     Args:
         face: the running pipeline's face settings.
         size: the model's crop size.
-        clips_are_crops: support frames already are face crops (the generator's): the crop is
-            the whole frame; the front end still measures the components when it finds a face.
     """
 
-    def __init__(self, face: FaceConfig, size: int, clips_are_crops: bool = False) -> None:
+    def __init__(self, face: FaceConfig, size: int) -> None:
         from st_f2m_ros.perception.face_stage import FaceStage
 
-        self.face, self.size, self.clips_are_crops = face, int(size), bool(clips_are_crops)
+        self.face, self.size = face, int(size)
         self.stage = FaceStage(face)
         self._last: float | None = None
 
@@ -86,8 +84,6 @@ class SupportFaces:
             t = self._last + _STEP  # the tracker's smoothing needs increasing stamps
         self._last = t
         obs, crop = self.stage.observe(t, bgr, self.size)
-        if self.clips_are_crops:
-            crop = whole_frame_crop(bgr, self.size)
         front = obs.frontend
         if front is None:
             return SupportFrame(crop)
@@ -119,7 +115,13 @@ class SupportFaces:
 
 
 class CropOnly:
-    """A plain `bgr -> crop | None` cropper (tools, tests) with SupportFaces' interface."""
+    """A plain `bgr -> crop | None` cropper with SupportFaces' interface; measures nothing.
+
+    For support clips that already are face crops (`support_clips_are_crops`, e.g. the
+    generator's): the whole frame is the crop, with no face stage (it would cost a detector
+    and mesh run per frame, 5-6 ms on a 96 px crop here, where there is nothing to find), so no
+    measured components and no neutral face come from them.
+    """
 
     measuring = False
 
