@@ -79,6 +79,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='face stage (default: the node default, blazeface_full; Haar when the model files '
         'are not installed)',
     )  # fmt: skip
+    p.add_argument(
+        '--redetect-every', type=int, default=0,
+        help='also run BlazeFace every N tracked frames (node: face_redetect_every), so that the '
+        "detector's cost shows in the phase; default 0: only when the face is lost, as the node",
+    )  # fmt: skip
     p.add_argument('--json', default=None, help='also write every figure to this JSON file')
     p.set_defaults(func=run)
 
@@ -144,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 'paced': mode == 'paced',
                 'camera_fps': args.camera_rate,
                 'detector': args.face_detector,
+                'redetect_every': args.redetect_every,
             }
             rows.append(run_phase(rec, frames, args.seconds, **kw))
             if not args.no_adapt:
@@ -168,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
 
         info = {'what': what, 'backbone': cfg.backbone, 'crop': cfg.crop_size,
                 'window': cfg.window, 'fuzzy': cfg.fuzzy, 'face_detector': args.face_detector
-                or 'default'}  # fmt: skip
+                or 'default', 'redetect_every': args.redetect_every}  # fmt: skip
         report = report_dict(rows, info, args.threads, load_before)
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + '\n')

@@ -29,6 +29,7 @@ without rclpy (benchmarks/bench_node_memory.py measures a real node process).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 import os
 import platform
@@ -128,18 +129,23 @@ def run_phase(
     warmup: int = 90,
     paced: bool = False,
     detector: str = '',
+    redetect_every: int = 0,
 ) -> BenchRow:
     """Feed frames for `seconds` of wall time (after a warm-up) and measure.
 
     `paced` delivers frames at the camera rate in wall time, as a camera would: a frame that
     arrives while the previous one is still processed replaces it (a depth-1 queue), and the
     skipped ones are counted as dropped. Unpaced, frames are fed back to back (maximum rate).
-    `detector`: the face stage (FaceConfig.detector; '' = its default, BlazeFace full-range).
+    `detector`: the face stage (FaceConfig.detector; '' = its default, BlazeFace full-range);
+    `redetect_every` N > 0 also runs BlazeFace every N tracked frames (node parameter
+    face_redetect_every), which is how its cost shows in a phase where the mesh never loses
+    the face.
     """
     from st_f2m_ros.perception.face import FaceConfig
 
     fields = [bgr_to_image(f, 'rgb8') for f in frames]
     face = FaceConfig(detector=detector) if detector else FaceConfig()
+    face = dataclasses.replace(face, redetect_every=redetect_every)
     pipe = PerceptionPipeline(recognizer, PipelineConfig(subject_id='bench', face=face))
     pipe.stats = PerceptionStats(horizon=float('inf'))  # percentiles over the whole phase
     pipe.warm_up()
