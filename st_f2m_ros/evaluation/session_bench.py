@@ -69,8 +69,13 @@ class BenchConfig:
             raise ConfigError('need people >= 1, session_seconds >= 2 and threads >= 1')
         if not self.shots or min(self.shots) < 1:
             raise ConfigError(f'shots must be positive, got {self.shots}')
-        if not 0 <= self.noise < 1 or not set(self.noise_shots) <= set(self.shots):
-            raise ConfigError('noise must be in [0, 1) and noise_shots a subset of shots')
+        if not 0 <= self.noise < 1:
+            raise ConfigError(f'noise must be in [0, 1), got {self.noise}')
+        if self.noise > 0 and not set(self.noise_shots) <= set(self.shots):
+            raise ConfigError(
+                f'noise_shots {self.noise_shots} must be among shots {self.shots} '
+                '(or pass noise 0)'
+            )
         if self.inner_steps < 0:
             raise ConfigError('inner_steps must be >= 0')
 
