@@ -128,6 +128,8 @@ class SupportLoader:
 
     After `load`, `neutral` holds the neutral baseline state (`NeutralBaseline.state()`) that
     the neutral support frames give, or None (no neutral frame measured, or no front end).
+    Every clip's `measured` is then taken against it; without one it stays what the stage
+    measured (each source a fresh person: prior, then the online estimate, as live).
     """
 
     def __init__(
