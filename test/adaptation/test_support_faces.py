@@ -229,3 +229,17 @@ def test_clips_that_are_crops_skip_the_face_stage(make_manager, helpers) -> None
     clips, neutral = mgr.load_support('p07', mgr.validate(helpers.request()))
     assert neutral is None and all(c.measured is None and c.face_found.all() for c in clips)
     assert mgr._support_faces is None  # no front end was built for them
+
+
+def test_a_bad_stored_neutral_face_is_reported_and_the_head_still_reloads(make_manager) -> None:
+    import torch
+
+    from st_f2m_ros.taxonomy import NUM_CLASSES
+
+    mgr = make_manager()
+    bad = {'neutral': [0.1] * 3, 'ready': [True] * 3}  # 3 values, not 12
+    params = {'head.weight': torch.zeros(NUM_CLASSES, 4)}
+    mgr.store.save('p07', params, {'checkpoint_id': 'tiny', NEUTRAL_KEY: bad})
+    report = mgr.activate('p07')
+    assert 'reloaded adaptation p07@v1' in report and 'neutral face not used' in report, report
+    assert 'with its neutral face' not in report

@@ -56,8 +56,9 @@ from st_f2m_ros.runtime.adaptation.support import SupportLoader
 from st_f2m_ros.runtime.adaptation.support_faces import (
     NEUTRAL_KEY,
     CropOnly,
+    FaceTarget,
     SupportFaces,
-    check_neutral_state,
+    stored_neutral,
     whole_frame_crop,
 )
 from st_f2m_ros.runtime.adaptation.validation import Source, validate_request
@@ -74,19 +75,6 @@ class AdaptTarget(Protocol):
 
     def reset(self, subject: str | None = None) -> bool:
         """Base head; with `subject`, only when that subject's head is the live one."""
-        ...
-
-
-class FaceTarget(Protocol):
-    """What the manager needs of the pipeline (runtime.pipeline.PerceptionPipeline)."""
-
-    @property
-    def face_config(self) -> Any:
-        """The running face stage's perception.face.FaceConfig."""
-        ...
-
-    def set_neutral(self, subject: str, state: dict[str, Any] | None) -> None:
-        """`subject`'s neutral baseline from support clips (None: none, learn it online)."""
         ...
 
 
@@ -372,10 +360,8 @@ class AdaptationManager:
                     return f'{subject}: no loadable persisted adaptation: base model{rejected}'
                 self._state = 'base model'
                 return f'no persisted adaptation for {subject}: base model'
-            try:
-                neutral = check_neutral_state(stored.meta.get(NEUTRAL_KEY))
-            except AdaptationError as err:
-                neutral, rejected = None, f'{rejected}; neutral face not used: {err}'
+            neutral, problem = stored_neutral(stored.meta)
+            rejected += problem
             self.target.set_adaptation(subject, stored.params, stored.version)
             self._hand_neutral(subject, neutral)
             self._versions[subject] = max(self._versions.get(subject, 0), stored.version)

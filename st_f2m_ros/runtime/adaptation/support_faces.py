@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -41,6 +41,19 @@ from st_f2m_ros.taxonomy import NUM_COMPONENTS
 NEUTRAL_KEY = 'neutral_baseline'
 # Stamp step for support frames whose stamps do not increase (unstamped inline frames).
 _STEP = 1.0 / 30.0
+
+
+class FaceTarget(Protocol):
+    """What the adaptation manager needs of the pipeline (runtime.pipeline.PerceptionPipeline)."""
+
+    @property
+    def face_config(self) -> Any:
+        """The running face stage's perception.face.FaceConfig."""
+        ...
+
+    def set_neutral(self, subject: str, state: dict[str, Any] | None) -> None:
+        """`subject`'s neutral baseline from support clips (None: none, learn it online)."""
+        ...
 
 
 class SupportFrame(NamedTuple):
@@ -173,3 +186,11 @@ def check_neutral_state(state: Any) -> dict[str, Any] | None:
         'ready': list(ready),
         'source': 'support',
     }
+
+
+def stored_neutral(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """(the neutral baseline stored with an adaptation or None, a note when it is unusable)."""
+    try:
+        return check_neutral_state(meta.get(NEUTRAL_KEY)), ''
+    except AdaptationError as err:
+        return None, f'; neutral face not used: {err}'
