@@ -157,6 +157,7 @@ def analysis(results: list[Any], names: list[str], window_s: float = 1.0) -> dic
             m = (since >= lo) & (since < hi)
             by_since[f'{lo:g}-{hi:g} s'] = _bin(truth, pred, m)
         near_end = until < 0.5
+        inner = since >= window_s  # the window saw only this segment's frames
         level = np.array([0 if c == 0 else 1 + (c - 1) % 3 for c in truth.clip(0)])
         by_level = {LEVELS[i]: _bin(truth, pred, level == i) for i in range(4)}
         out[name] = {
@@ -164,6 +165,13 @@ def analysis(results: list[Any], names: list[str], window_s: float = 1.0) -> dic
             'fine': fine.as_dict(),
             'basic': basic.as_dict(),
             'error_kinds': error_kinds(truth, pred),
+            'transition_share': float((since < window_s).mean()) if since.size else float('nan'),
+            'subsets': {
+                'all windows': _bin(truth, pred, np.ones(truth.shape, bool)),
+                'committed (not abstained)': _bin(truth, pred, pred >= 0),
+                f'interior (>= {window_s:g} s into the segment)': _bin(truth, pred, inner),
+                'interior and committed': _bin(truth, pred, inner & (pred >= 0)),
+            },
             'in_window_accuracy': float(shown.mean()) if shown.size else float('nan'),
             'by_time_since_segment_start': by_since,
             'last_0.5_s_of_segment': _bin(truth, pred, near_end),
@@ -264,6 +272,14 @@ def _analysis_md(an: dict[str, Any]) -> list[str]:
         + ' | '.join(f'{an[n]["in_window_accuracy"]:.3f}' for n in names)
         + ' |'
     )
+    share = ', '.join(f'{n} {an[n]["transition_share"]:.3f}' for n in names)
+    lines += ['', 'Accuracy (19-class / 7-class) on subsets of the windows. Share of windows '
+              f'ending less than one window after a segment began: {share}.', '',
+              head.replace('| |', '| windows |'), sep]  # fmt: skip
+    for sub in an[names[0]]['subsets']:
+        cells = [f'{d["fine_accuracy"]:.3f} / {d["basic_accuracy"]:.3f} (n={d["windows"]})'
+                 for d in (an[n]['subsets'][sub] for n in names)]  # fmt: skip
+        lines.append(f'| {sub} | ' + ' | '.join(cells) + ' |')
     lines += ['', 'Accuracy (19-class / 7-class) by time since the true segment began, and in '
               'the last 0.5 s of a segment (windows are 1 s long and end at the stamp):', '',
               head.replace('| |', '| window ends |'), sep]  # fmt: skip
