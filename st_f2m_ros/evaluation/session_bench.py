@@ -21,9 +21,10 @@ AdaptationManager exactly as a /adapt request with a file URI and a labels sidec
 is then scored under the base head and under every adapted head
 (evaluation/session_trace.py: what the node would publish, without replaying again).
 
-Two pure functions are memoised across one person's support conditions, because the nested
-support bags hold the same frames: the support face crop of a frame and the encoder's feature
-of a crop. Both depend on their input alone; only the decoding is repeated.
+A model whose encoder takes the front end's measured components is replayed once per head
+instead, with the neutral face its adaptation handed over (the node's behaviour). Support face
+tracking and encoding are memoised exactly across one person's nested support bags
+(evaluation/support_memo.py); decoding and everything after the features run per request.
 """
 
 from __future__ import annotations
