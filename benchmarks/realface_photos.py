@@ -182,6 +182,13 @@ def write_tables(md: Path, lines: list[str]) -> None:
     tmp.replace(md)  # atomic
 
 
+def _short(r: dict) -> str:
+    """A decision as it fits under a tile: abstentions say why."""
+    if r['decision'] == 'low_confidence':
+        return 'abstain ' + (','.join(r['reasons']) or 'low P')
+    return f'{r["decision"][:11]} {r["p_decision"]:.2f}'
+
+
 def contact_sheet(res: dict, path: Path, tile: int = 120) -> Path:
     """Face crops of every (photo, variant) with each model's decision under it (PNG)."""
     models = list(res['models'])
@@ -198,7 +205,7 @@ def contact_sheet(res: dict, path: Path, tile: int = 120) -> Path:
                     (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
         for k, m in enumerate(models):
             r = rows.get((m, photo, variant, 'blazeface_full'))
-            label = f'{r["decision"][:11]} {r["p_decision"]:.2f}' if r else '-'
+            label = _short(r) if r else '-'
             cv2.putText(text, f'{k + 1}: {label}', (2, 25 + 14 * k), cv2.FONT_HERSHEY_SIMPLEX,
                         0.33, (120, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
         tiles.append(np.vstack([t, text]))
