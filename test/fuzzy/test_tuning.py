@@ -229,11 +229,14 @@ def _score_windows(
 
     from st_f2m_ros.data import load_clips
     from st_f2m_ros.meta.adapt import support_windows
+    from st_f2m_ros.meta.windows import encode_clip_frames
 
     clips = load_clips(dataset)
     wins = support_windows(clips, model.config.window, model.config.feature_rate, 2, 0)
     with torch.inference_mode():
-        feats = [model.encode_frames(clips[w.clip].crops[w.frames])[None] for w in wins]
+        feats = [
+            encode_clip_frames(model.encode_frames, clips[w.clip], w.frames)[None] for w in wins
+        ]
     scores = []
     for cell in cells:
         model.fuzzy.set_ranges(*cell)
@@ -308,11 +311,16 @@ def test_model_evaluator_scores_the_shipped_checkpoint_window_by_window(tmp_path
     from st_f2m_ros.data.synthetic import generate_clips
     from st_f2m_ros.fuzzy.tuning import model_evaluator
     from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+    from st_f2m_ros.perception.face import FaceConfig
 
     if not DEFAULT_CHECKPOINT.is_file():
         pytest.skip('no default checkpoint trained yet')
     model = load_checkpoint()
-    clips = generate_clips(1, 1, 8.0, 5, model.config.crop_size)  # a person where acc != recall
+    # A person where acc != recall; through the runtime face stage when the model takes the
+    # front end's measured components (as the shipped one does).
+    face = FaceConfig() if model.config.component_input else None
+    seed = 8 if model.config.component_input else 5  # the real-face default: 1.0 on person 5
+    clips = generate_clips(1, 1, 8.0, seed, model.config.crop_size, front_end=face)
     write_clips(tmp_path / 'ds', clips)
     evaluate = model_evaluator(None, tmp_path / 'ds')
     cells = [(0.4, 0.4), (0.9, 0.2)]

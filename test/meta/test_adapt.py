@@ -197,18 +197,27 @@ def test_adaptation_lifts_an_unseen_synthetic_subjects_accuracy() -> None:
     from st_f2m_ros.data.synthetic.generator import SyntheticConfig, generate_clips
     from st_f2m_ros.data.synthetic.subjects import make_subject
     from st_f2m_ros.meta.adapt import support_windows as windows
+    from st_f2m_ros.meta.windows import encode_clip_frames
 
     model = load_checkpoint()
     cfg = model.config
     person = make_subject('unseen-p99', seed=4242)
     syn = SyntheticConfig(fps=cfg.feature_rate)
-    clips = generate_clips(1, 6, 30.0, 4242, cfg.crop_size, replace(syn, duration=30.0), [person])
+    face = None  # through the runtime face stage when the model takes its measured components
+    if cfg.component_input:
+        from st_f2m_ros.perception.face import FaceConfig
+
+        face = FaceConfig()
+    syn = replace(syn, duration=30.0)
+    clips = generate_clips(1, 6, 30.0, 4242, cfg.crop_size, syn, [person], front_end=face)
     support, query = clips[:3], clips[3:]
 
     def accuracy(params: dict | None) -> float:
         wins = windows(query, cfg.window, cfg.feature_rate, max_per_run=1)
         with torch.no_grad():
-            feats = torch.stack([model.encode_frames(query[w.clip].crops[w.frames]) for w in wins])
+            feats = torch.stack(
+                [encode_clip_frames(model.encode_frames, query[w.clip], w.frames) for w in wins]
+            )
             n = len(wins)
             out = model.classify(
                 feats, torch.zeros(n, cfg.text_dim), torch.ones(n), torch.zeros(n), params

@@ -190,7 +190,9 @@ def test_config_validation() -> None:
 
 
 def test_shipped_resnet_checkpoint_still_loads() -> None:
-    model = load_checkpoint(DEFAULT_CHECKPOINT)
+    """The pixel ResNet default of before issue 9 (no component_input field) loads unchanged."""
+    model = load_checkpoint(DEFAULT_CHECKPOINT.parent / 'st_f2m_pixel.safetensors')
+    assert not model.config.component_input
     assert model.config.backbone == 'resnet18_half' and model.config.backbone_sha256 == ''
     assert not model.frozen_backbone
     assert any(k.startswith('backbone.') for k in model.state_dict())
