@@ -20,6 +20,13 @@ the caller already has (the runtime's per-frame cache) can be passed in and are 
 inner loop then runs on the representation below the adapted parameters, computed once, so
 its steps cost a few milliseconds for the head.
 
+Only what the support shows is adapted: the head rows (head.weight / head.bias) of classes
+without a support window are put back to the base head's, so a support set that misses a
+class cannot teach the head to suppress it. Support accuracy after the inner loop says how
+well the support was fitted, not how well the person will be read, so `adapt` also estimates
+held-out accuracy by k-fold cross-validation over the support clips (stratified by class,
+whole clips held out, on the same computed representation: no re-encoding).
+
 The model is never modified: the result is a dict of adapted tensors for
 `model.classify(..., params=...)`, which the runtime swaps in with one reference assignment.
 """
@@ -27,7 +34,7 @@ The model is never modified: the result is a dict of adapted tensors for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import time
 
 import numpy as np
@@ -41,6 +48,9 @@ from st_f2m_ros.meta.windows import frame_measured
 from st_f2m_ros.model.stf2m import STF2MModel
 
 ENCODE_BATCH = 64
+HEAD_ROWS = ('head.weight', 'head.bias')  # one row per class: absent classes keep the base's
+MAX_FOLDS = 5
+CV_TOO_SMALL = 'n/a: fewer than 2 clips per class'
 
 
 @dataclass
@@ -57,6 +67,11 @@ class Adaptation:
     loss_after: float
     scope: str
     steps: int
+    adapted_classes: list[int] = field(default_factory=list)
+    kept_classes: list[int] = field(default_factory=list)
+    heldout_acc: float | None = None  # cross-validated estimate; None when not estimable
+    heldout_note: str = ''  # '5-fold over 30 clips' or 'n/a: <why>'
+    heldout_duration: float = 0.0
 
 
 @dataclass
@@ -128,6 +143,7 @@ def adapt(
     max_windows_per_run: int = 4,
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
+    cv: bool = True,
 ) -> Adaptation:
     """Adapt the model's inner parameters to one person's labelled support clips.
 
@@ -139,6 +155,7 @@ def adapt(
         max_windows_per_run: at most this many windows from one run of one label.
         seed: window placement seed (adaptation is deterministic for a given seed).
         should_stop: polled before each inner step; True cancels (the node is shutting down).
+        cv: also estimate held-out accuracy by cross-validation (`cross_validate`).
 
     Raises:
         AdaptationError: no labelled window, wrong crop size or features; model untouched.
@@ -185,15 +202,13 @@ def adapt(
     lrs = {
         k: (v.detach() if torch.is_tensor(v) else v) for k, v in loop.learning_rates(lr).items()
     }
-    params = base
-    grad_fn = torch.func.grad(loop.loss)
-    for _ in range(steps):
-        if should_stop is not None and should_stop():
-            raise AdaptationError('adaptation cancelled between inner steps; nothing was changed')
-        g = grad_fn(params, x, y)
-        params = {k: (params[k] - lrs[k] * g[k]).detach() for k in params}
+    fit = _Fit(loop, base, lrs, steps, should_stop)
+    params = fit(x, y)
     with torch.no_grad():
         logits = loop.logits(params, x)
+    cv_start = time.perf_counter()
+    heldout, note = cross_validate(fit, x, y, wins, seed) if cv else (None, 'n/a: not asked')
+    present = sorted(set(y.tolist()))
     return Adaptation(
         params=loop.to_model_names(params),
         support_acc_before=acc_before,
@@ -205,4 +220,117 @@ def adapt(
         loss_after=float(torch.nn.functional.cross_entropy(logits, y)),
         scope=loop.scope,
         steps=steps,
+        adapted_classes=present,
+        kept_classes=[c for c in range(int(logits.shape[-1])) if c not in present],
+        heldout_acc=heldout,
+        heldout_note=note,
+        heldout_duration=time.perf_counter() - cv_start,
     )
+
+
+class _Fit:
+    """The inner loop from the base parameters on (x, y); absent classes keep the base rows."""
+
+    def __init__(
+        self,
+        loop: InnerLoop,
+        base: dict[str, torch.Tensor],
+        lrs: dict,
+        steps: int,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.loop, self.base, self.lrs, self.steps = loop, base, lrs, steps
+        self.should_stop = should_stop
+        self.grad_fn = torch.func.grad(loop.loss)
+        model_names = loop.to_model_names(dict.fromkeys(base))  # same order as `base`
+        self.head_keys = [k for k, m in zip(base, model_names) if m in HEAD_ROWS]
+
+    def __call__(self, x: object, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Adapted parameters; rows of classes absent from `y` stay the base's at every step.
+
+        Freezing them (rather than restoring them afterwards) makes the shown classes learn to
+        beat the base scores of the absent ones instead of relying on their suppression.
+        """
+        keep: dict[str, torch.Tensor] = {}
+        if self.head_keys:
+            seen = torch.zeros(self.base[self.head_keys[0]].shape[0], dtype=torch.bool)
+            seen[y] = True
+            for k in self.head_keys:
+                keep[k] = seen.view(-1, *([1] * (self.base[k].dim() - 1)))
+        params = dict(self.base)
+        for _ in range(self.steps):
+            if self.should_stop is not None and self.should_stop():
+                raise AdaptationError(
+                    'adaptation cancelled between inner steps; nothing was changed'
+                )
+            g = self.grad_fn(params, x, y)
+            new = {k: (params[k] - self.lrs[k] * g[k]).detach() for k in params}
+            for k, mask in keep.items():
+                new[k] = torch.where(mask, new[k], self.base[k])
+            params = new
+        return params
+
+
+def _take(x: object, idx: torch.Tensor) -> object:
+    """Rows `idx` of the inner loop's input (a tensor, or a tuple of them for scope 'all')."""
+    if isinstance(x, tuple):
+        return tuple(t[idx] for t in x)
+    assert torch.is_tensor(x)
+    return x[idx]
+
+
+def cv_folds(wins: list[_Window], seed: int = 0) -> tuple[np.ndarray | None, int, str]:
+    """Fold id per window (-1: always trained on), the number of folds, and a note.
+
+    Whole clips are held out (windows of one clip are not independent), stratified by the
+    clip's majority class; k = min(MAX_FOLDS, most clips of one class). Clips of a class with
+    a single clip are never held out (nothing would be left to learn it from). None when fewer
+    than 2 classes have at least 2 clips.
+    """
+    per_clip: dict[int, list[int]] = {}
+    for w in wins:
+        per_clip.setdefault(w.clip, []).append(w.label)
+    by_class: dict[int, list[int]] = {}
+    for clip, labels in sorted(per_clip.items()):
+        by_class.setdefault(int(np.bincount(labels).argmax()), []).append(clip)
+    eligible = {c: clips for c, clips in by_class.items() if len(clips) >= 2}
+    if len(eligible) < 2:
+        return None, 0, CV_TOO_SMALL
+    k = min(MAX_FOLDS, max(len(v) for v in eligible.values()))
+    rng = np.random.default_rng(seed)
+    fold_of: dict[int, int] = {}
+    offset = 0
+    for c in sorted(eligible):
+        for i, clip in enumerate(rng.permutation(eligible[c]).tolist()):
+            fold_of[clip] = (offset + i) % k
+        offset += len(eligible[c])  # the next class starts where this one stopped: even folds
+    folds = np.array([fold_of.get(w.clip, -1) for w in wins])
+    held = sum(len(v) for v in eligible.values())
+    return folds, k, f'{k}-fold over {held} clips'
+
+
+def cross_validate(
+    fit: _Fit, x: object, y: torch.Tensor, wins: list[_Window], seed: int = 0
+) -> tuple[float | None, str]:
+    """Held-out accuracy of the adaptation: adapt on k-1 folds, score the left-out clips.
+
+    Runs on the representation `x` already computed for the support (no re-encoding), with
+    the same inner loop and steps as the adaptation itself. Returns (accuracy over all
+    held-out windows, note) or (None, 'n/a: <why>').
+    """
+    folds, k, note = cv_folds(wins, seed)
+    if folds is None:
+        return None, note
+    correct = total = 0
+    fold_t = torch.from_numpy(folds)
+    for f in range(k):
+        test = torch.nonzero(fold_t == f).flatten()
+        train = torch.nonzero(fold_t != f).flatten()
+        if len(test) == 0:
+            continue
+        params = fit(_take(x, train), y[train])
+        with torch.no_grad():
+            pred = fit.loop.logits(params, _take(x, test)).argmax(-1)
+        correct += int((pred == y[test]).sum())
+        total += len(test)
+    return correct / total, note

@@ -60,6 +60,13 @@ class AdaptOutcome:
     support_accuracy_after: float = 0.0
     duration: float = 0.0
     version: int = 0
+    # Cross-validated held-out accuracy on the support (meta.adapt.cross_validate; None when
+    # the support is too small), how it was estimated or why not, and which classes the
+    # support adapted and which kept the base head.
+    heldout_accuracy: float | None = None
+    heldout_note: str = ''
+    adapted_classes: tuple[str, ...] = ()
+    kept_classes: tuple[str, ...] = ()
 
 
 def request_from_msg(msg: Any) -> AdaptRequest:
