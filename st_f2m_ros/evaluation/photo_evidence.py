@@ -57,7 +57,12 @@ MASK_BGR = (225, 205, 170)  # data/synthetic/corruptions.py's mask colour
 
 def load_photo(name: str, index: int = 0) -> np.ndarray:
     """A source photograph as uint8 BGR; `index` picks the LFW face (0-99)."""
-    from skimage import data
+    try:
+        from skimage import data
+    except ImportError as err:  # a test/benchmark dependency (the `dev` extra), not a run-time one
+        raise ConfigError(
+            f'the real test photographs come from scikit-image ({err}): pip install scikit-image'
+        ) from err
 
     if name == 'astronaut':
         return np.ascontiguousarray(data.astronaut()[:, :, ::-1])

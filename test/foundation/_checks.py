@@ -104,10 +104,30 @@ def rosidl_parse(root: Path) -> dict:
 
 
 def copy_package(src: Path, dst: Path) -> Path:
-    """Copy the files that make up the ROS package (not .venv or build outputs) to dst."""
-    ignore = shutil.ignore_patterns('.venv', '.git', 'build', 'install', 'log', '__pycache__',
-                                    '*.safetensors', 'demo_out', '.pytest_cache', '.ruff_cache')
-    shutil.copytree(src, dst, ignore=ignore)
+    """Copy the files that make up the ROS package (not .venv, runs/ or build outputs) to dst.
+
+    In a git checkout exactly the files git would keep (tracked, or untracked but not ignored):
+    a working tree's ignored outputs (runs/, data/, venvs) can be many GB, and each check makes
+    its own copy.
+    """
+    listed = subprocess.run(
+        ['git', '-C', str(src), 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode != 0:  # not a git checkout (an sdist): copy all but known outputs
+        ignore = shutil.ignore_patterns('.venv*', '.git', 'build', 'install', 'log', 'runs',
+                                        'data', '__pycache__', '*.safetensors', 'demo_out',
+                                        '.pytest_cache', '.ruff_cache')
+        shutil.copytree(src, dst, ignore=ignore)
+        return dst
+    for rel in filter(None, listed.stdout.decode().split('\0')):
+        source = src / rel
+        if rel.endswith('.safetensors') or not source.is_file():
+            continue  # checkpoints are not part of the package checks; deleted files are gone
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
     return dst
 
 
