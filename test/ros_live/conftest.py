@@ -525,6 +525,9 @@ class NodeProcess:
             **os.environ,
             'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]),
             'PYTHONUNBUFFERED': '1',
+            # The harness's domain, whatever an earlier test left in os.environ
+            # (pipeline_support.use_own_domain sets a random one for in-process graphs).
+            'ROS_DOMAIN_ID': str(DOMAIN_ID),
         }
         with open(self.log_path, 'wb') as log:
             self.proc = subprocess.Popen(
