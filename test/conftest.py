@@ -38,3 +38,24 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp('model') / 'tiny_stf2m.safetensors'
     save_checkpoint(STF2MModel(cfg), path)
     return path
+
+
+@pytest.fixture(scope='session')
+def small_model():
+    """The package's model at its smallest: quarter-width ResNet-18, 96 px crops, no F.
+
+    In memory, untrained: for the runtime's wiring (pipeline, backends, windows), not decisions.
+    """
+    import torch
+
+    from st_f2m_ros.model.config import STF2MConfig
+    from st_f2m_ros.model.stf2m import STF2MModel
+
+    torch.manual_seed(0)
+    cfg = STF2MConfig(
+        backbone='resnet18_quarter', crop_size=96, feat_dim=16, hidden=32, fuzzy=False,
+        text_encoder='hashing', window=8, feature_rate=8.0,
+    )  # fmt: skip
+    model = STF2MModel(cfg).eval()
+    model.model_id = 'small-test'
+    return model

@@ -30,6 +30,8 @@ import numpy as np
 import pytest
 
 from st_f2m_ros.perception.face import FaceConfig
+from st_f2m_ros.runtime.inference.backends import TorchBackend
+from st_f2m_ros.runtime.inference.recognizer import Recognizer
 from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline, PipelineConfig
 from st_f2m_ros.runtime.pipeline.results import STATUS_LOW_CONFIDENCE
 from st_f2m_ros.taxonomy import COMPONENTS
@@ -58,30 +60,11 @@ def masked(still: np.ndarray, models_dir, warps) -> np.ndarray:
     return out
 
 
-def _recognizer():
-    """The runtime tests' smallest model (test/runtime/conftest.py): wiring, not decisions."""
-    import torch
-
-    from st_f2m_ros.model.config import STF2MConfig
-    from st_f2m_ros.model.stf2m import STF2MModel
-    from st_f2m_ros.runtime.inference.backends import TorchBackend
-    from st_f2m_ros.runtime.inference.recognizer import Recognizer
-
-    torch.manual_seed(0)
-    cfg = STF2MConfig(
-        backbone='resnet18_quarter', crop_size=96, feat_dim=16, hidden=32, fuzzy=False,
-        text_encoder='hashing', window=8, feature_rate=8.0,
-    )  # fmt: skip
-    model = STF2MModel(cfg).eval()
-    model.model_id = 'small-test'
-    return Recognizer(TorchBackend(model))
-
-
-def _run(frame: np.ndarray, **face: object):
+def _run(model, frame: np.ndarray, **face: object):
     """Feed N_FRAMES noisy copies of `frame`; return (pipeline, face-found share, results)."""
     extra = {k: face.pop(k) for k in ('max_low_quality_fraction',) if k in face}
     cfg = PipelineConfig(face=FaceConfig(**face), **extra)  # type: ignore[arg-type]
-    pipe = PerceptionPipeline(_recognizer(), cfg)
+    pipe = PerceptionPipeline(Recognizer(TorchBackend(model)), cfg)
     rng = np.random.default_rng(0)
     found, results = 0, []
     for i in range(N_FRAMES):
@@ -94,8 +77,10 @@ def _run(frame: np.ndarray, **face: object):
     return pipe, found / N_FRAMES, results
 
 
-def test_front_end_finds_the_real_face_and_measures_components(still, models_dir) -> None:
-    pipe, found, results = _run(still)
+def test_front_end_finds_the_real_face_and_measures_components(
+    small_model, still, models_dir
+) -> None:
+    pipe, found, results = _run(small_model, still)
     assert pipe.tracker.active == 'blazeface_full' and not pipe.tracker.fallback
     assert found >= 0.9
     state = results[-1].current
@@ -113,8 +98,10 @@ def test_front_end_finds_the_real_face_and_measures_components(still, models_dir
     assert box[2] == pytest.approx(box[3]) and 100 < box[2] < 220
 
 
-def test_masked_face_is_found_and_its_mouth_and_nose_are_unreliable(masked, models_dir) -> None:
-    pipe, found, results = _run(masked, occluded_face='mark')
+def test_masked_face_is_found_and_its_mouth_and_nose_are_unreliable(
+    small_model, masked, models_dir
+) -> None:
+    pipe, found, results = _run(small_model, masked, occluded_face='mark')
     assert found >= 0.9  # the issue's bar (Haar: 0 % on this frame)
     state = results[-1].current
     assert state.components_measured
@@ -124,8 +111,8 @@ def test_masked_face_is_found_and_its_mouth_and_nose_are_unreliable(masked, mode
     assert pipe.stats.snapshot()['face_occluded_share'] > 0.9
 
 
-def test_masked_face_abstains_by_default(masked, models_dir) -> None:
-    pipe, found, results = _run(masked)
+def test_masked_face_abstains_by_default(small_model, masked, models_dir) -> None:
+    pipe, found, results = _run(small_model, masked)
     assert found >= 0.9
     state = results[-1].current
     assert state.status == STATUS_LOW_CONFIDENCE and state.reason == 'occluded'
@@ -133,17 +120,17 @@ def test_masked_face_abstains_by_default(masked, models_dir) -> None:
     assert pipe.stats.snapshot()['abstained_occluded'] >= 1
 
 
-def test_small_face_windows_abstain_with_the_reason(still, models_dir) -> None:
-    pipe, _, results = _run(still, min_face_px=400.0)
+def test_small_face_windows_abstain_with_the_reason(small_model, still, models_dir) -> None:
+    pipe, _, results = _run(small_model, still, min_face_px=400.0)
     assert pipe.stats.snapshot()['abstained_face_small'] >= 1
     state = results[-1].current
     assert state.status == STATUS_LOW_CONFIDENCE and state.reason == 'face_small'
-    _, _, results = _run(still, min_face_px=400.0, max_low_quality_fraction=1.0)
+    _, _, results = _run(small_model, still, min_face_px=400.0, max_low_quality_fraction=1.0)
     assert results[-1].current.reason == ''  # threshold 1: never abstain for quality
 
 
 def test_missing_model_files_fall_back_to_haar_with_one_warning(
-    still, tmp_path, monkeypatch, caplog
+    small_model, still, tmp_path, monkeypatch, caplog
 ) -> None:
     from st_f2m_ros.models import locate
 
@@ -151,7 +138,7 @@ def test_missing_model_files_fall_back_to_haar_with_one_warning(
     empty.mkdir()
     monkeypatch.setattr(locate, 'search_dirs', lambda models_dir=None: [empty])
     with caplog.at_level(logging.WARNING):
-        pipe, found, results = _run(still, models_dir=str(empty))
+        pipe, found, results = _run(small_model, still, models_dir=str(empty))
     warnings = [r for r in caplog.records if 'st-f2m models install' in r.getMessage()]
     assert len(warnings) == 1
     assert 'falling back' in warnings[0].getMessage()
@@ -163,8 +150,8 @@ def test_missing_model_files_fall_back_to_haar_with_one_warning(
     assert not results[-1].current.components_measured
 
 
-def test_haar_asked_for_gives_the_model_estimate(still) -> None:
-    pipe, found, _ = _run(still, detector='haar')
+def test_haar_asked_for_gives_the_model_estimate(small_model, still) -> None:
+    pipe, found, _ = _run(small_model, still, detector='haar')
     assert pipe.tracker.active == 'haar' and not pipe.tracker.fallback
     assert found >= 0.9
     assert 'frontend_mesh_p50_ms' not in pipe.stats.snapshot()

@@ -23,24 +23,9 @@ import numpy as np
 import pytest
 import torch
 
-from st_f2m_ros.model.config import STF2MConfig
-from st_f2m_ros.model.stf2m import STF2MModel
 from st_f2m_ros.runtime.inference.backends import TorchBackend
 
 torch.set_num_threads(1)  # robust on a shared 2-core machine
-
-
-@pytest.fixture(scope='session')
-def small_model() -> STF2MModel:
-    """The package's model at its smallest: quarter-width ResNet-18, 96 px crops, no F."""
-    torch.manual_seed(0)
-    cfg = STF2MConfig(
-        backbone='resnet18_quarter', crop_size=96, feat_dim=16, hidden=32, fuzzy=False,
-        text_encoder='hashing', window=8, feature_rate=8.0,
-    )  # fmt: skip
-    model = STF2MModel(cfg).eval()
-    model.model_id = 'small-test'
-    return model
 
 
 @pytest.fixture(scope='session')
