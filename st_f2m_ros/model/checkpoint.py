@@ -113,12 +113,16 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str] | None = None, device: str | torch.device = 'cpu'
+    path: str | os.PathLike[str] | None = None,
+    device: str | torch.device = 'cpu',
+    models_dir: str | None = None,
 ) -> STF2MModel:
     """Build the model described by a checkpoint and load its weights (in eval mode).
 
-    `path=None` loads the shipped default checkpoint. Raises ModelError when the file is
-    missing, unreadable, has no/invalid config, or its tensors do not match the architecture.
+    `path=None` loads the shipped default checkpoint. `models_dir` is searched first for the
+    registry files a frozen backbone needs (the node's `models_dir` parameter). Raises
+    ModelError when the file is missing, unreadable, has no/invalid config, or its tensors do
+    not match the architecture.
     """
     from safetensors.torch import load_file
 
@@ -134,7 +138,7 @@ def load_checkpoint(
         tensors = load_file(str(path), device='cpu')
     except Exception as err:
         raise ModelError(f'{path}: cannot read tensors: {err}') from err
-    model = STF2MModel(config)
+    model = STF2MModel(config, models_dir=models_dir)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

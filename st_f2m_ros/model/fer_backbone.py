@@ -49,11 +49,14 @@ NUM_PROBS = 7  # basic-expression probabilities appended to every region (taxono
 GREY_WEIGHTS_BGR = (0.114, 0.587, 0.299)
 
 
-def _load_net(expected_sha256: str) -> Any:
-    """The installed ExpressionNet; ModelFileError (names `st-f2m models install`) if absent."""
+def _load_net(expected_sha256: str, models_dir: str | None = None) -> Any:
+    """The installed ExpressionNet; ModelFileError (names `st-f2m models install`) if absent.
+
+    `models_dir` is searched first (the node's `models_dir` parameter), then the registry path.
+    """
     from st_f2m_ros.perception.expression_net import ExpressionNet
 
-    net = ExpressionNet.load()
+    net = ExpressionNet.load(models_dir=models_dir or None)
     if expected_sha256 and net.source_sha256 != expected_sha256:
         raise ModelError(
             f'this model was trained on the expression-net weights with sha256 '
@@ -69,12 +72,14 @@ class FERBackbone(nn.Module):
     Has no parameters and no state; `out_channels` (128) is the feature map's width.
     """
 
-    def __init__(self, expected_sha256: str = '', equalize: bool = False) -> None:
+    def __init__(
+        self, expected_sha256: str = '', equalize: bool = False, models_dir: str | None = None
+    ) -> None:
         super().__init__()
         # Dim cameras: histogram-equalise the 64 x 64 grey face (expression_net.equalize_hist).
         # Not in the checkpoint: the node sets it (expression_equalize) before any export.
         self.equalize = bool(equalize)
-        net = _load_net(expected_sha256)
+        net = _load_net(expected_sha256, models_dir)
         self.source_sha256: str = net.source_sha256
         self.input_size: int = net.input_size
         self.out_channels: int = net.embedding_dim

@@ -119,7 +119,8 @@ def _build_fuzzy(cfg: STF2MConfig) -> nn.Module:
 class STF2MModel(nn.Module):
     """ST-F2M: per-frame encoder, window encoder E, fuzzy inference F, classifier C."""
 
-    def __init__(self, config: STF2MConfig | None = None) -> None:
+    def __init__(self, config: STF2MConfig | None = None, models_dir: str | None = None) -> None:
+        """`models_dir`: searched first for a frozen backbone's registry file (else the path)."""
         super().__init__()
         cfg = config or STF2MConfig()
         self.config = cfg
@@ -127,7 +128,7 @@ class STF2MModel(nn.Module):
         d, h = cfg.feat_dim, cfg.hidden
         self.frozen_backbone = cfg.backbone in FROZEN_BACKBONES
         if self.frozen_backbone:
-            self.backbone: nn.Module = FERBackbone(cfg.backbone_sha256)
+            self.backbone: nn.Module = FERBackbone(cfg.backbone_sha256, models_dir=models_dir)
         else:
             self.backbone = build_backbone(cfg.backbone)
         self.region_proj = nn.Linear(self.backbone.out_channels, d - cfg.fixed_channels)

@@ -20,10 +20,8 @@ same thing with the same settings. Parameter names and defaults are those of
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-import os
 from pathlib import Path
 from typing import Any
 
@@ -148,31 +146,6 @@ def apply_live_params(session: Session, changes: Mapping[str, Any]) -> list[str]
     return [k for k in changes if k in LIVE_SESSION]
 
 
-@contextmanager
-def models_dir_first(models_dir: str) -> Iterator[None]:
-    """Inside, the node's `models_dir` is searched first for registry model files.
-
-    `load_checkpoint` builds a fer_mini_xception model's frozen backbone, which finds its
-    weights through the registry's search path (models/locate.py) and takes no folder; the
-    ST_F2M_MODELS_DIR variable is that path's first entry, so it is extended while the
-    checkpoint loads and restored after. '' changes nothing.
-    """
-    from st_f2m_ros.models.locate import ENV_VAR
-
-    if not models_dir:
-        yield
-        return
-    old = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = os.pathsep.join(p for p in (models_dir, old) if p)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = old
-
-
 def equalize_expression(model: Any) -> None:
     """Histogram-equalise faces before the FER expression net (node: expression_equalize).
 
@@ -216,8 +189,8 @@ def build_session(values: Mapping[str, Any], subject: str, with_pipeline: bool =
     from st_f2m_ros.runtime.inference.factory import build_recognizer
 
     checkpoint = str(values.get('checkpoint', '') or '') or None
-    with models_dir_first(str(values.get('models_dir', '') or '')):
-        model = load_checkpoint(checkpoint)  # a frozen FER backbone loads its registry file
+    # A frozen FER backbone loads its registry file: the node's models_dir is searched first.
+    model = load_checkpoint(checkpoint, models_dir=str(values.get('models_dir', '') or '') or None)
     if bool(values.get('expression_equalize', False)):
         equalize_expression(model)
     recognizer = build_recognizer(

