@@ -21,8 +21,8 @@ inner loop then runs on the representation below the adapted parameters, compute
 its steps cost a few milliseconds for the head.
 
 Only what the support shows is adapted: the head rows (head.weight / head.bias) of classes
-without a support window are put back to the base head's, so a support set that misses a
-class cannot teach the head to suppress it. Support accuracy after the inner loop says how
+without a support window stay the base head's at every inner step, so a support set that
+misses a class cannot teach the head to suppress it. Support accuracy after the inner loop says how
 well the support was fitted, not how well the person will be read, so `adapt` also estimates
 held-out accuracy by k-fold cross-validation over the support clips (stratified by class,
 whole clips held out, on the same computed representation: no re-encoding).
