@@ -25,11 +25,17 @@ Prints and writes a Markdown report and a contact sheet:
 
 'default' is the packaged checkpoint. Decided = most frequent published state after the
 first second (share of states); P = mean probability of that emotion over the states.
+
+`--why-neutral` prints instead, for the neutral photo and the smile, what each stage says:
+the expression net, the head's raw window probabilities, the post-processed states (also
+with expression_equalize), and ablations of the per-frame features and of text (docs
+section "Why the neutral photo is not decided neutral"; about 2 min).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from pathlib import Path
@@ -223,6 +229,125 @@ def contact_sheet(res: dict, path: Path, tile: int = 120) -> Path:
     return path
 
 
+# --why-neutral: the neutral photo and the smile, from the expression net to the decision.
+WHY_ROWS = [('grace_hopper', 'still'), ('grace_hopper', 'small'), ('grace_hopper', 'mirrored'),
+            ('astronaut', 'still'), ('astronaut', 'mirrored'), ('astronaut', 'small')]  # fmt: skip
+NEUTRAL_SENTENCES = ('what time is it', 'I had soup for lunch')  # synthetic NEUTRAL_PHRASES
+
+
+def _fmt(p) -> str:
+    return ' '.join(f'{k[:3]} {v:.2f}' for k, v in zip(BASIC, p))
+
+
+FUSION_WEIGHTS = (0.0, 0.5, 0.7, 1.0)
+
+
+def fuse(class_probs: np.ndarray, fer: np.ndarray, w: float) -> np.ndarray:
+    """Geometric pooling with the expression net: p(c) ~ head(c)^(1-w) * fer(basic(c))^w.
+
+    A candidate run-time fix (trust the real-face net more); w = 1 is the net alone with the
+    head's intensities."""
+    from st_f2m_ros.meta.validation import BASIC_OF
+
+    lp = (1 - w) * np.log(class_probs + 1e-9) + w * np.log(fer[:, BASIC_OF.numpy()] + 1e-9)
+    p = np.exp(lp - lp.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
+
+
+def synthetic_reference(model) -> dict:
+    """The shipped checkpoint's 20 held-out synthetic people (front-end crops, as
+    realface_eval.py makes them), vision only: the model's recall of neutral (it does read
+    neutral where it was trained), the mean projected channels [R, D - 7] of the true-neutral
+    windows, and the basic-emotion accuracy of each `fuse` weight."""
+    from realface_eval import held_out_clips
+
+    from st_f2m_ros.meta.validation import BASIC_OF
+    from st_f2m_ros.meta.windows import FeatureBank, encode_all
+    from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT
+    from st_f2m_ros.model.fer_backbone import NUM_PROBS
+
+    cfg = model.config
+    clips = held_out_clips(DEFAULT_CHECKPOINT, cfg.crop_size, None)
+    with torch.inference_mode():
+        feats = encode_all(model.encode_frames, clips)
+    bank = FeatureBank(clips, feats, None, cfg.window, cfg.feature_rate, cfg.text_dim)
+    wb, _ = bank.batch(np.arange(len(bank)))
+    n = len(wb.labels)
+    with torch.inference_mode():
+        out = model.classify(wb.feats, torch.zeros(n, cfg.text_dim), torch.ones(n), torch.zeros(n))
+    probs, y = out.probs.numpy(), wb.labels.numpy()
+    fer = wb.feats[:, :, 0, -NUM_PROBS:].mean(1).numpy()
+    basic = BASIC_OF.numpy()
+    return {
+        'windows': n,
+        'recall_neutral': float((probs[y == 0].argmax(1) == 0).mean()),
+        'projected_neutral': wb.feats[y == 0][..., :-NUM_PROBS].mean(dim=(0, 1)).numpy(),
+        'fused_basic_acc': {
+            w: float((basic[fuse(probs, fer, w).argmax(1)] == basic[y]).mean())
+            for w in FUSION_WEIGHTS
+        },
+    }
+
+
+def why_neutral(model_path: str, seconds: float, fps: float) -> None:
+    """Print, for each WHY_ROWS bag, what each stage says (see docs/realface_evidence.md)."""
+    from st_f2m_ros.model.checkpoint import load_checkpoint
+    from st_f2m_ros.perception.expression_net import ExpressionNet
+    from st_f2m_ros.runtime.inference.factory import build_recognizer
+    from st_f2m_ros.runtime.session import equalize_expression
+
+    model = load_checkpoint(None if model_path == 'default' else model_path).eval()
+    rec = pe.TracingRecognizer(build_recognizer('torch', model=model, num_threads=1))
+    eq_model = load_checkpoint(None if model_path == 'default' else model_path).eval()
+    equalize_expression(eq_model)
+    eq_rec = build_recognizer('torch', model=eq_model, num_threads=1)
+    net = ExpressionNet.load()
+    ref = synthetic_reference(model)
+    proj = ref['projected_neutral']
+    print(f'{rec.model_id}, {ref["windows"]} windows of the held-out synthetic people, vision '
+          f'only: recall of neutral {ref["recall_neutral"]:.2f}; basic-emotion accuracy fused '
+          f'with the expression net (weight: acc) {ref["fused_basic_acc"]}')  # fmt: skip
+    sentences = model.text_encoder.encode(list(NEUTRAL_SENTENCES))
+    onehot = np.eye(len(BASIC), dtype=np.float32)[0]
+    with tempfile.TemporaryDirectory(prefix='why_neutral_') as tmp:
+        for photo, variant in WHY_ROWS:
+            frame = pe.compose_frame(pe.load_photo(photo), pe.VARIANTS[variant])
+            bag = pe.write_still_bag(Path(tmp) / f'{photo}_{variant}', frame, seconds, fps)
+            rec.trace.clear()
+            out = pe.replay_still(bag, rec, {})
+            eq = pe.replay_still(bag, eq_rec, {})
+            feats = np.stack([w.feats for w in rec.trace])
+            raw = pe.basic_probs(np.stack([w.probs for w in rec.trace]))
+            raw_top = np.bincount(raw.argmax(1), minlength=len(BASIC)) / len(raw)
+            crop = pe.observe(frame).crop[None]
+            ablate = functools.partial(pe.feature_ablation, model, feats)
+            lines = [
+                ('expression net, front-end aligned crop', _fmt(net.predict(crop)[0])),
+                ("expression net, the model's crop", _fmt(feats[..., 0, -7:].mean((0, 1)))),
+                ('head, raw window mean', _fmt(raw.mean(0))),
+                ('head, share of windows by raw argmax', _fmt(raw_top)),
+                ('head, raw max P(neutral) over windows', f'{raw[:, 0].max():.4f}'),
+                ('post-processed states', str(dict(out.labels))),
+                ('... with expression_equalize', str(dict(eq.labels))),
+                ('ablation: FER channels -> one-hot neutral', _fmt(ablate(onehot))),
+                ('ablation: projected -> synthetic neutral', _fmt(ablate(projected=proj))),
+            ]
+            lines += [(f'with the sentence {t!r}', _fmt(ablate(text=e)))
+                      for t, e in zip(NEUTRAL_SENTENCES, sentences)]  # fmt: skip
+            fer = feats[..., 0, -7:].mean(1)
+            classes = np.stack([w.probs for w in rec.trace])
+            for w in FUSION_WEIGHTS[1:]:
+                fused = fuse(classes, fer, w)
+                top = np.mean(fused.argmax(1) == 0)
+                mean = _fmt(pe.basic_probs(fused).mean(0))
+                lines.append((f'fused with the expression net, w = {w}', mean))
+                lines.append(('... share of windows with neutral on top', f'{top:.2f}'))
+            texts = sum(w.text for w in rec.trace)
+            print(f'== {photo} {variant}: {len(raw)} windows ({texts} with text)')
+            for label, value in lines:
+                print(f'  {label:44} {value}')
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--model', action='append', default=None,
@@ -234,8 +359,16 @@ def main() -> None:
     ap.add_argument('--md', type=Path, default=None, help='write the Markdown tables here')
     ap.add_argument('--img', type=Path, default=None, help='write the contact sheet PNG here')
     ap.add_argument('--json', type=Path, default=None)
+    ap.add_argument(
+        '--why-neutral',
+        action='store_true',
+        help='only diagnose the neutral photo (first --model; see the docs)',
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.why_neutral:
+        why_neutral((args.model or ['default'])[0], args.seconds, args.fps)
+        return
     rows = ROWS + [(f'lfw#{i}', 'still', 'blazeface_full') for i in range(args.lfw)]
     t0 = time.perf_counter()
     res = run(args.model or ['default'], rows, args.seconds, args.fps, args.threads)

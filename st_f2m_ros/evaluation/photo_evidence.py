@@ -246,10 +246,7 @@ def write_still_bag(
 
 def emotion_probs(class_probs: np.ndarray) -> dict[str, float]:
     """Basic-emotion probabilities (neutral + 6) summed over the fine classes."""
-    out = {NEUTRAL: float(class_probs[0])}
-    for e in EMOTIONS:
-        out[e] = float(sum(p for lab, p in zip(CLASS_LABELS, class_probs) if lab.startswith(e)))
-    return out
+    return dict(zip((NEUTRAL, *EMOTIONS), map(float, basic_probs(class_probs))))
 
 
 @dataclass
@@ -280,6 +277,39 @@ class ReplayOutcome:
         return float(np.mean([p[emotion] for p in self.probs])) if self.probs else 0.0
 
 
+@dataclass
+class WindowTrace:
+    """What the model itself said on each classified window, before the post-processor.
+
+    `feats` [T, R, D]: the window's cached frame features; with the FER backbone the last 7
+    channels are the expression net's probabilities. `probs` [C]: the head's softmax.
+    """
+
+    feats: np.ndarray
+    probs: np.ndarray
+    text: bool
+
+
+class TracingRecognizer:
+    """A recognizer that records every window it classifies (`trace`); else the same one."""
+
+    def __init__(self, recognizer: Any) -> None:
+        self._rec = recognizer
+        self.trace: list[WindowTrace] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rec, name)
+
+    def classify(self, frame_feats: Any, text_emb: Any, vision_mask: Any, text_mask: Any) -> Any:
+        """The wrapped recognizer's classify; each window's features and probabilities kept."""
+        scores, model_id = self._rec.classify(frame_feats, text_emb, vision_mask, text_mask)
+        for i in range(len(frame_feats)):
+            self.trace.append(WindowTrace(
+                np.array(frame_feats[i]), np.array(scores.probs[i]), bool(text_mask[i] > 0),
+            ))  # fmt: skip
+        return scores, model_id
+
+
 def replay_still(
     bag: str | Path, recognizer: Any, values: Mapping[str, Any] | None = None,
     skip_first: float = 1.0,
@@ -287,6 +317,7 @@ def replay_still(
     """Replay `bag` through a fresh pipeline with the node's parameters (`values` override).
 
     States published in the first `skip_first` s (the first window filling) are not counted.
+    A `TracingRecognizer` keeps the raw window outputs for a diagnosis.
     """
     from st_f2m_ros.runtime.pipeline.pipeline import PerceptionPipeline
     from st_f2m_ros.runtime.pipeline.results import STATUS_NAMES, STATUS_OK
@@ -346,3 +377,41 @@ def read_frame(frame: np.ndarray) -> Reading:
         True, net.labels[top], float(probs[top]), CLASS_LABELS[rules['decision']],
         float(obs.pose.yaw), float(max(obs.box[2:])),
     )  # fmt: skip
+
+
+def basic_probs(class_probs: np.ndarray) -> np.ndarray:
+    """[..., 7] basic-emotion probabilities (taxonomy order: neutral, then EMOTIONS)."""
+    p = np.asarray(class_probs)
+    return np.stack([p[..., 0]] + [
+        p[..., [i for i, lab in enumerate(CLASS_LABELS) if lab.startswith(e)]].sum(-1)
+        for e in EMOTIONS
+    ], -1)  # fmt: skip
+
+
+def feature_ablation(
+    model: Any, feats: np.ndarray, fer_probs: np.ndarray | None = None,
+    projected: np.ndarray | None = None, text: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Mean basic-emotion probabilities [7] of windows `feats` [B, T, R, D] after replacing
+    the FER-backbone features' last 7 channels (the expression net's probabilities) by
+    `fer_probs` [7] and/or the projected embedding channels before them by `projected`
+    [R, D - 7]: which part of the per-frame feature carries the model's decision. `text`
+    [text_dim]: a sentence embedding heard in every window (None: vision only).
+    """
+    import torch
+
+    from st_f2m_ros.model.fer_backbone import NUM_PROBS
+
+    f = torch.as_tensor(np.array(feats, dtype=np.float32))
+    k = f.shape[-1] - NUM_PROBS
+    if fer_probs is not None:
+        f[..., k:] = torch.as_tensor(np.asarray(fer_probs, np.float32))
+    if projected is not None:
+        f[..., :k] = torch.as_tensor(np.asarray(projected, np.float32))
+    n = len(f)
+    with torch.inference_mode():
+        emb = torch.zeros(n, model.config.text_dim)
+        if text is not None:
+            emb[:] = torch.as_tensor(np.asarray(text, np.float32))
+        out = model.classify(f, emb, torch.ones(n), torch.full((n,), float(text is not None)))
+    return basic_probs(out.probs.mean(0).numpy())
