@@ -46,6 +46,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     'export',
     'bench',
     'session_bench',
+    'experiment',
     'models',
 )
 
