@@ -48,7 +48,7 @@ from st_f2m_ros.evaluation.experiments.methods import (
 from st_f2m_ros.evaluation.experiments.protocol import person_scores, summarize
 from st_f2m_ros.evaluation.experiments.runner import (
     ABLATION_METHODS,
-    EXPERIMENTS,
+    PAPER_EXPERIMENTS,
     TABLE3_METHODS,
     TABLE4_METHODS,
     TABLE5_METHODS,
@@ -177,7 +177,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', EXPERIMENTS)
+@pytest.mark.parametrize('name', PAPER_EXPERIMENTS)
 def test_every_experiment_writes_complete_rows(tiny_run: tuple[Path, Path], name: str) -> None:
     out, results = tiny_run
     res = json.loads((out / f'{name}.json').read_text())
@@ -217,3 +217,31 @@ def test_trained_models_are_reused_not_retrained(tiny_run: tuple[Path, Path]) ->
     for r in table4['rows']:
         if r['condition'].endswith(':0'):  # level 0 is the clean data and the same model
             assert r['after'] == clean3[r['method']]
+
+
+@pytest.mark.slow
+def test_fuzzy_components_runs_through_the_front_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With an encoder that reads measured components, every frame goes through the face
+    stage; without one, the experiment is refused with the command that trains one."""
+    from dataclasses import replace
+
+    from st_f2m_ros.cli.main import main
+    from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+    from st_f2m_ros.model.stf2m import STF2MModel
+
+    out = tmp_path / 'fc'
+    assert main(['experiment', 'fuzzy_components', '--out', str(out)]) == 1  # a ConfigError
+    assert 'config/train_components.yaml' in capsys.readouterr().err
+    default = load_checkpoint(DEFAULT_CHECKPOINT)
+    encoder = tmp_path / 'components.safetensors'
+    save_checkpoint(STF2MModel(replace(default.config, component_input=True)), encoder)
+    args = ['experiment', 'fuzzy_components', '--encoder', str(encoder), '--out', str(out)]
+    assert main([*args, '--threads', '1']) == 0
+    res = json.loads((out / 'fuzzy_components.json').read_text())
+    assert {(r['method'], r['condition']) for r in res['rows']} == {
+        (m, c) for m in ('st_f2m', 'no_fuzzy') for c in res['conditions']
+    }
+    assert len(res['conditions']) == 3 and (out / 'fuzzy_components_bars.png').is_file()
+    assert 'front end' in ' '.join(res['notes'])

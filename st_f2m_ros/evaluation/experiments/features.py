@@ -43,7 +43,7 @@ import torch
 from st_f2m_ros.data.clip import Clip, Utterance
 from st_f2m_ros.data.io_utils import atomic_path
 from st_f2m_ros.errors import DataError
-from st_f2m_ros.meta.windows import FeatureBank
+from st_f2m_ros.meta.windows import FeatureBank, encode_clip_frames
 from st_f2m_ros.model.stf2m import STF2MModel
 from st_f2m_ros.taxonomy import NUM_CLASSES
 
@@ -109,7 +109,8 @@ class TestPerson:
 
 def light_clip(clip: Clip) -> Clip:
     """The clip with 1x1 black crops: everything but the pixels (features stand for them)."""
-    return replace(clip, crops=np.zeros((len(clip), 1, 1, 3), dtype=np.uint8))
+    blank = np.zeros((len(clip), 1, 1, 3), dtype=np.uint8)
+    return replace(clip, crops=blank, measured=None, measured_ok=None)
 
 
 def synthetic_config(fps: float, corruption: str = '') -> Any:
@@ -125,23 +126,42 @@ def _render(job: tuple) -> Clip:
     from st_f2m_ros.data.synthetic.generator import SyntheticSession
     from st_f2m_ros.data.synthetic.subjects import make_subject
 
-    sid, seed, cfg, clip_index, classes, crop, seconds = job
+    sid, seed, cfg, clip_index, classes, crop, seconds, face = job
+    stage = _face_stage(face)
     if classes is None:
         session = SyntheticSession(make_subject(sid, seed), replace(cfg, duration=seconds), seed,
                                    clip_index)  # fmt: skip
-        return session.to_clip(crop)
+        return session.to_clip(crop, front_end=stage)
     lo, hi = SUPPORT_CLIP_SECONDS
     script = replace(cfg.script, min_segment=lo, max_segment=hi)
     cfg = replace(cfg, script=script, duration=len(classes) * hi + hi)
     session = SyntheticSession(make_subject(sid, seed), cfg, seed, clip_index, classes=classes)
     end = session.script.segments[len(classes) - 1].end
-    clip = session.to_clip(crop)
+    clip = session.to_clip(crop, front_end=stage)
     n = int(np.searchsorted(clip.times - clip.times[0], end))
+    measured = (clip.measured[:n], clip.measured_ok[:n]) if clip.measured is not None else None
     return Clip(
         clip.subject, clip.crops[:n], clip.times[:n], clip.labels[:n], clip.components[:n],
-        clip.face_found[:n], source=clip.source + ':support',
+        clip.face_found[:n], *(measured or (None, None)), source=clip.source + ':support',
         utterances=[u for u in clip.utterances if u.start < clip.times[n - 1]],
     )  # fmt: skip
+
+
+_STAGES: dict[Any, Any] = {}  # one face stage per process and FaceConfig
+
+
+def _face_stage(face: Any) -> Any:
+    """The runtime face stage for `face` (a FaceConfig), built once per process; None: none."""
+    if face is None:
+        return None
+    if face not in _STAGES:
+        import cv2
+
+        from st_f2m_ros.perception.face_stage import FaceStage
+
+        cv2.setNumThreads(1)
+        _STAGES[face] = FaceStage(face)
+    return _STAGES[face]
 
 
 def support_order(subject: str, shots: int) -> tuple[int, ...]:
@@ -157,6 +177,13 @@ class FeatureStore:
     def __init__(self, encoder: STF2MModel, root: Path, workers: int = 1, log: Any = print):
         self.encoder, self.root, self.workers, self.log = encoder, Path(root), workers, log
         self.encoder.eval()
+        # An encoder that reads measured components gets every frame through the runtime face
+        # stage (the real-face front end), as /adapt and the node do; others the generator's box.
+        self.face = None
+        if encoder.config.component_input:
+            from st_f2m_ros.meta.train_setup import training_face_config
+
+            self.face = training_face_config()
         self.fps = encoder.config.feature_rate
         self.crop = encoder.config.crop_size
 
@@ -164,15 +191,15 @@ class FeatureStore:
     def train_set(self, n: int, seconds: float) -> FeatureSet:
         """Training people s000.. (seed 0), one clip each."""
         ids = [f's{i:03d}' for i in range(n)]
-        jobs = [(s, TRAIN_SEED, synthetic_config(self.fps), 0, None, self.crop, seconds)
-                for s in ids]  # fmt: skip
+        jobs = [(s, TRAIN_SEED, synthetic_config(self.fps), 0, None, self.crop, seconds,
+                 self.face) for s in ids]  # fmt: skip
         return self._cached('train', jobs)
 
     def meta_set(self, n: int, seconds: float) -> FeatureSet:
         """Meta-training people m000.. (seed 2000), whom no other stage sees."""
         ids = [f'm{i:03d}' for i in range(n)]
-        jobs = [(s, META_SEED, synthetic_config(self.fps), 0, None, self.crop, seconds)
-                for s in ids]  # fmt: skip
+        jobs = [(s, META_SEED, synthetic_config(self.fps), 0, None, self.crop, seconds,
+                 self.face) for s in ids]  # fmt: skip
         return self._cached('meta', jobs)
 
     def test_people(
@@ -183,8 +210,9 @@ class FeatureStore:
         ids = [f'u{i:03d}' for i in range(n)]
         jobs = []
         for s in ids:
-            jobs.append((s, TEST_SEED, cfg, 0, None, self.crop, seconds))
-            jobs.append((s, TEST_SEED, cfg, 1, support_order(s, shots), self.crop, seconds))
+            jobs.append((s, TEST_SEED, cfg, 0, None, self.crop, seconds, self.face))
+            order = support_order(s, shots)
+            jobs.append((s, TEST_SEED, cfg, 1, order, self.crop, seconds, self.face))
         fs = self._cached(f'test[{corruption or "clean"}]', jobs)
         return [
             TestPerson(s, FeatureSet([fs.clips[2 * i]], [fs.features[2 * i]]),
@@ -200,7 +228,8 @@ class FeatureStore:
             'encoder': self.encoder.model_id,
             'jobs': [
                 [sid, seed, json.dumps(cfg.to_dict(), sort_keys=True), k, cls, crop, sec]
-                for sid, seed, cfg, k, cls, crop, sec in jobs
+                + ([repr(face)] if face is not None else [])  # front end: its settings
+                for sid, seed, cfg, k, cls, crop, sec, face in jobs
             ],
         }
         digest = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:16]
@@ -230,7 +259,8 @@ class FeatureStore:
         parts = []
         with torch.inference_mode():
             for i in range(0, len(clip), 256):
-                parts.append(self.encoder.encode_frames(clip.crops[i : i + 256]).float())
+                parts.append(encode_clip_frames(self.encoder.encode_frames, clip,
+                                                slice(i, i + 256)).float())  # fmt: skip
         return torch.cat(parts)
 
 

@@ -279,8 +279,8 @@ def write_figures(result: dict[str, Any], out_dir: Path) -> list[Path]:
         return [plot_table4(result, out / 'table4_corruption.png')]
     if kind == 'table5':
         return [plot_table5(result, out / 'table5_average_worst.png')]
-    if kind == 'ablation':
-        return [plot_ablation(result, out / 'ablation_bars.png')]
+    if kind in ('ablation', 'fuzzy_components'):
+        return [plot_ablation(result, out / f'{kind}_bars.png')]
     if kind == 'alpha_beta':
         if len(methods) == 1 and len(conds) == 1:
             return [plot_alpha_beta(result, out / 'alpha_beta_heatmap.png')]

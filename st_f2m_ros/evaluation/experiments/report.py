@@ -259,6 +259,7 @@ TABLES = {
     'table5': table5,
     'ablation': ablation,
     'alpha_beta': alpha_beta,
+    'fuzzy_components': ablation,  # variants x conditions, like the ablation
 }
 
 

@@ -61,13 +61,17 @@ from st_f2m_ros.evaluation.experiments.features import (
 )
 from st_f2m_ros.evaluation.experiments.protocol import evaluate
 
-EXPERIMENTS = ('table3', 'table4', 'table5', 'ablation', 'alpha_beta')
+EXPERIMENTS = ('table3', 'table4', 'table5', 'ablation', 'alpha_beta', 'fuzzy_components')
+# `all`: the paper's experiments on the default encoder; fuzzy_components needs an encoder
+# that reads the front end's measured components (config/train_components.yaml).
+PAPER_EXPERIMENTS = EXPERIMENTS[:5]
 TITLES = {
     'table3': 'Table III analogue: clean data, all methods',
     'table4': 'Table IV analogue: robustness to fog, masks and lens distortion',
     'table5': 'Table V analogue: few-shot training (20 % of the people) with 30 % noisy labels',
     'ablation': 'Ablation (section VI-E): which part of ST-F2M earns its place',
     'alpha_beta': 'Membership ranges alpha (FCIS) and beta (FKIS), section VI-F / Fig. 10',
+    'fuzzy_components': 'What the fuzzy module adds when E reads measured facial components',
 }
 TABLE3_METHODS = ('st_f2m', 'meta_unseen', 'no_spatiotemporal', 'no_fuzzy', 'no_meta',
                   'protonet', 'single_frame', 'text_only', 'fer_per_frame')  # fmt: skip
@@ -75,19 +79,22 @@ TABLE4_METHODS = ('st_f2m', 'no_fuzzy', 'no_meta', 'protonet', 'fer_per_frame')
 TABLE5_METHODS = ('st_f2m', 'no_fuzzy', 'no_meta', 'protonet')
 ABLATION_METHODS = ('st_f2m', 'no_spatiotemporal', 'no_fuzzy', 'no_meta', 'meta_unseen')
 GROUPS = ('A clean', 'B 30 % interference', 'C altered speed')
+FUZZY_METHODS = ('st_f2m', 'no_fuzzy')
+FUZZY_CONDITIONS = ('A clean', 'B 30 % interference', 'D 30 % noisy training labels')
 
 
 @dataclass(frozen=True)
 class Variant:
     """Which training data a method is fitted on."""
 
-    name: str = 'standard'  # standard | fewshot
+    name: str = 'standard'  # standard | fewshot | noisy (30 % frame-label noise)
     alpha: float = 0.4
     beta: float = 0.4
 
 
 STANDARD = Variant()
 FEWSHOT = Variant('fewshot')
+NOISY = Variant('noisy')
 
 
 class ExperimentRun:
@@ -119,6 +126,7 @@ class ExperimentRun:
         fs = self.store.train_set(self.budget.train_people, self.budget.train_seconds)
         if variant.name == 'fewshot':
             fs = mth.fraction_of(fs, TABLE5_DATA_FRACTION)
+        if variant.name in ('fewshot', 'noisy'):
             fs = mth.with_label_noise(fs, TABLE5_LABEL_NOISE, seed)
         return fs
 
@@ -236,6 +244,22 @@ class ExperimentRun:
                 'every test clip played at a random speed in '
                 f'{self.budget.speed_range[0]:g}-{self.budget.speed_range[1]:g}x.'
             )
+        elif name == 'fuzzy_components':
+            if not self.encoder.config.component_input:
+                raise ConfigError(
+                    'fuzzy_components needs an encoder that reads measured components: train '
+                    'one with `st-f2m train --config config/train_components.yaml` and pass '
+                    '--encoder runs/components/final.safetensors'
+                )
+            names, conds = FUZZY_METHODS, list(FUZZY_CONDITIONS)
+            rows = self.rows(names, dict(zip(conds[:2], ('', ABLATION_CORRUPTION))))
+            rows += self.rows(names, {conds[2]: ''}, NOISY)
+            notes.append('E reads the 12 components the real-face front end measured (and their '
+                         'reliable flags) besides the FER features; every frame, training and '
+                         f'test, went through the runtime face stage. B: test data with '
+                         f'{ABLATION_CORRUPTION}; D: {TABLE5_LABEL_NOISE:.0%} of the training '
+                         'frame labels replaced, tested clean. Compare with the ablation '
+                         'table, whose encoder has no component input.')  # fmt: skip
         else:
             names, conds, rows = ('st_f2m',), ['clean'], []
             for a in self.budget.alpha_beta:
