@@ -61,7 +61,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--results', type=Path, default=None, metavar='RESULTS_MD',
                    help="also replace this experiment's block in a RESULTS.md")  # fmt: skip
     p.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
+    p.add_argument('--rerender', action='store_true',
+                   help='only redo the Markdown, figures and --results block from OUT/NAME.json '
+                   'of an earlier run (nothing is trained or evaluated)')  # fmt: skip
     p.set_defaults(func=run)
+
+
+def _rerender(names: tuple[str, ...], out: Path, results: Path | None) -> int:
+    from st_f2m_ros.data.io_utils import read_json
+    from st_f2m_ros.errors import DataError
+    from st_f2m_ros.evaluation.experiments.report import write_report
+
+    missing = [n for n in names if not (out / f'{n}.json').is_file()]
+    if missing:
+        raise DataError(f'no finished run of {", ".join(missing)} in {out}: run it first')
+    for name in names:
+        for path in write_report(read_json(out / f'{name}.json', 'an experiment result'), out,
+                                 results):  # fmt: skip
+            print(f'  wrote {path}')
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from st_f2m_ros.evaluation.experiments.runner import ExperimentRun
     from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT
 
+    names = NAMES[:5] if args.name == 'all' else (args.name,)
+    if args.rerender:
+        return _rerender(names, args.out, args.results)
     torch.set_num_threads(max(1, args.threads))
     budget = load_budget(args.budget, args.budgets)
-    names = NAMES[:5] if args.name == 'all' else (args.name,)
     encoder = args.encoder or DEFAULT_CHECKPOINT
     runner = ExperimentRun(budget, args.out, encoder, args.repeats,
                            log=lambda s: print(s, flush=True))  # fmt: skip

@@ -245,3 +245,19 @@ def test_fuzzy_components_runs_through_the_front_end(
     }
     assert len(res['conditions']) == 3 and (out / 'fuzzy_components_bars.png').is_file()
     assert 'front end' in ' '.join(res['notes'])
+
+
+@pytest.mark.slow
+def test_rerender_rewrites_reports_without_running(tiny_run: tuple[Path, Path]) -> None:
+    from st_f2m_ros.cli.main import main
+
+    out, _ = tiny_run
+    fresh = out / 'fresh' / 'RESULTS.md'
+    fresh.parent.mkdir()
+    models = sorted(p.stat().st_mtime_ns for p in (out / 'models').glob('*.safetensors'))
+    assert main(['experiment', 'all', '--out', str(out), '--results', str(fresh),
+                 '--rerender']) == 0  # fmt: skip
+    assert models == sorted(p.stat().st_mtime_ns for p in (out / 'models').glob('*.safetensors'))
+    for name in PAPER_EXPERIMENTS:
+        assert f'<!-- experiment:{name}:start -->' in fresh.read_text()
+    assert main(['experiment', 'table3', '--out', str(out / 'empty'), '--rerender']) == 1
