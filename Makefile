@@ -24,7 +24,7 @@ ROS_TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
 	RMW_IMPLEMENTATION=rmw_fastrtps_cpp
 
 .PHONY: help setup ros-tools ros-venv lint test test-main test-ros test-fast demo bench \
-	checkpoint clean
+	experiments checkpoint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -86,8 +86,12 @@ test-fast: setup  ## unit tests only (skip slow ones)
 demo: setup  ## build a demo bag, replay it, adapt to the subject, print and plot results
 	$(VENV)/bin/st-f2m demo --out $(DEMO_OUT)
 
-bench: setup  ## run the benchmarks and print the figures for the README
-	$(PY) benchmarks/run_all.py
+bench: setup  ## end-to-end frames/s and window latency per backend, stages broken out
+	$(VENV)/bin/st-f2m bench
+
+experiments: setup  ## the paper's experiments at the reduced budget into docs/RESULTS.md (~1.5 h)
+	$(VENV)/bin/st-f2m experiment all --budget reduced --out runs/experiments \
+	  --results docs/RESULTS.md
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build install log .pytest_cache .ruff_cache $(DEMO_OUT)
