@@ -72,6 +72,10 @@ class StageConfig:
     repeats: int = 1  # windows stage: windows drawn per group per epoch (random placement)
     hflip: bool = False  # frames stage: mirror half the crops (components swapped to match)
     jitter: float = 0.0  # frames stage: photometric jitter strength (gain +-j, offset +-40j)
+    # windows stage: fraction of windows whose region-projection channels are replaced by
+    # their batch mean, so the layers also learn to read the frozen backbone's probabilities
+    # (meta/windows.drop_projected; off in the shipped recipe)
+    proj_dropout: float = 0.0
 
 
 @dataclass
@@ -127,6 +131,13 @@ class TrainConfig:
                     f'{name}: epochs >= 0, batch_size >= 1, lr > 0, frame_stride >= 1 and '
                     'repeats >= 1 required'
                 )
+        if not 0 <= self.windows.proj_dropout < 1 or self.frames.proj_dropout != 0:
+            raise ConfigError('windows.proj_dropout must be in [0, 1) (frames: 0)')
+        if self.windows.proj_dropout and not self.model.fixed_channels:
+            raise ConfigError(
+                'windows.proj_dropout needs channels the projection does not make (a frozen '
+                f"backbone's probabilities); {self.model.backbone} has none"
+            )
         if self.meta.epochs < 0 or self.meta.iterations < 1 or self.meta.tasks_per_batch < 1:
             raise ConfigError('meta: epochs >= 0, iterations >= 1, tasks_per_batch >= 1 required')
         if self.data.val_subjects < 1:

@@ -148,6 +148,8 @@ class StageLoops:
         opt = self._optimizer('windows', params, st.lr, st.weight_decay)
         ddp = wrap_ddp(obj, self.world)
         bank = self.train_bank
+        cfg = self.model.config
+        proj = cfg.feat_dim - cfg.fixed_channels
         for epoch in range(st.epochs):
             if self._skip('windows', epoch):
                 continue
@@ -161,7 +163,9 @@ class StageLoops:
 
             def step(b: int, mine=mine, rng=rng) -> tuple[torch.Tensor, torch.Tensor]:
                 idx = mine[b * st.batch_size : (b + 1) * st.batch_size]
-                wb, comps = bank.batch(idx, rng, self.cfg.drop_text, self.cfg.drop_vision)
+                wb, comps = bank.batch(
+                    idx, rng, self.cfg.drop_text, self.cfg.drop_vision, st.proj_dropout, proj
+                )
                 return ddp(*wb.astuple(), comps)
 
             self._sgd_epoch('windows', epoch, st.epochs, n_batches, opt, step)

@@ -109,6 +109,25 @@ def encode_all(
     return out
 
 
+def drop_projected(feats: torch.Tensor, channels: int, drop: np.ndarray) -> torch.Tensor:
+    """Windows `drop` (bool [n]) of feats [n, T, R, D] with their first `channels` channels
+    replaced by the batch mean over windows and frames (per region and channel).
+
+    Projected-channel dropout: with a frozen real-face backbone the projection above it is
+    learnt on drawn faces only, and layers that read only it ignore the fixed channels (the
+    backbone's own expression probabilities) that carry over to real faces. Hiding it in some
+    windows makes the layers learn to read the fixed channels (and text) as well; the mean
+    keeps the scale they see. Measured on the default's features: the fixed-channel path is
+    learnt, but where the projection is present it still dominates the decision.
+    """
+    if not drop.any():
+        return feats
+    out = feats.clone()
+    mask = torch.from_numpy(np.asarray(drop, dtype=bool))
+    out[mask, ..., :channels] = feats[..., :channels].mean((0, 1))
+    return out
+
+
 class FeatureBank:
     """Labelled windows (V-A groups) over cached frame features, batched for training."""
 
@@ -147,13 +166,17 @@ class FeatureBank:
         rng: np.random.Generator | None = None,
         drop_text: float = 0.0,
         drop_vision: float = 0.0,
+        drop_proj: float = 0.0,
+        proj_channels: int = 0,
     ) -> tuple[WindowBatch, torch.Tensor]:
         """(windows, component targets [n, 12] (NaN where unknown)) for groups `idx`.
 
         With `rng`, window placement is random and modalities are dropped with the given
         probabilities (modality dropout teaches the model to work with one missing). A window
         whose frames mostly have no face (`Clip.face_found`) has its vision masked, as in
-        /adapt (meta/adapt.support_windows) and at run time.
+        /adapt (meta/adapt.support_windows) and at run time. `drop_proj`: the fraction of
+        windows whose first `proj_channels` feature channels (the learnt region projection)
+        are replaced by their batch mean (`drop_projected`).
         """
         feats, comps, faces = [], [], []
         for i in idx:
@@ -179,7 +202,10 @@ class FeatureBank:
             # dropout removes a modality only where the other one is there
             tm = torch.where(vm > 0, tm * keep_t, tm)
             vm = torch.where(tm > 0, vm * keep_v, vm)
-        wb = WindowBatch(torch.stack(feats), self.text[idx_t], vm, tm, self.labels[idx_t])
+        feats_t = torch.stack(feats)
+        if rng is not None and drop_proj > 0 and proj_channels > 0:
+            feats_t = drop_projected(feats_t, proj_channels, rng.random(n) < drop_proj)
+        wb = WindowBatch(feats_t, self.text[idx_t], vm, tm, self.labels[idx_t])
         return wb, torch.stack(comps)
 
     def episode_batch(

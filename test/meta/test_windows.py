@@ -11,14 +11,18 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""FeatureBank, the training windows: text per group, the no-face mask, modality dropout."""
+"""FeatureBank, the training windows: text per group, the no-face mask, modality dropout,
+projected-channel dropout."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from st_f2m_ros.data.clip import Clip, Utterance
+from st_f2m_ros.errors import ConfigError
+from st_f2m_ros.meta.train_config import train_config_from_dict
 from st_f2m_ros.meta.windows import FeatureBank
 
 
@@ -75,3 +79,36 @@ def test_dropout_never_leaves_a_window_without_any_modality() -> None:
     assert torch.all(tm[:, 2] == 1) and torch.all(vm[:, 2] == 0)
     assert torch.all(vm[:, [1, 3]] == 1)  # no speech: vision is never dropped
     assert 0 < float(tm[:, 0].mean()) < 1 and 0 < float(vm[:, 0].mean()) < 1
+
+
+def test_projected_channel_dropout_hides_only_the_projection_of_some_windows() -> None:
+    bank = _bank(None)  # features [T, 2 regions, 3 channels]; here 2 projected + 1 fixed
+    idx = [0, 1, 2, 3] * 50
+    plain, _ = bank.batch(idx, np.random.default_rng(0), drop_text=0.3)
+    same, _ = bank.batch(idx, np.random.default_rng(0), drop_text=0.3, proj_channels=2)
+    assert torch.equal(plain.feats, same.feats)  # off by default: the same draws and windows
+    assert torch.equal(plain.text_mask, same.text_mask)
+    wb, _ = bank.batch(idx, np.random.default_rng(0), drop_proj=0.4, proj_channels=2)
+    ref, _ = bank.batch(idx, np.random.default_rng(0))
+    assert torch.equal(wb.feats[..., 2:], ref.feats[..., 2:])  # the fixed channel is kept
+    hidden = (wb.feats[..., :2] != ref.feats[..., :2]).flatten(1).any(1)
+    assert 0.25 < float(hidden.float().mean()) < 0.55
+    # a hidden window carries the batch mean, the same value in every frame
+    mean = ref.feats[..., :2].mean((0, 1))
+    assert torch.allclose(wb.feats[hidden][..., :2], mean.expand_as(wb.feats[hidden][..., :2]))
+    assert torch.equal(wb.feats[~hidden], ref.feats[~hidden])
+    assert torch.equal(wb.labels, ref.labels) and torch.equal(wb.text_mask, ref.text_mask)
+
+
+def test_proj_dropout_is_a_windows_option_off_by_default() -> None:
+    assert train_config_from_dict({}).windows.proj_dropout == 0.0
+    fer = {'backbone': 'fer_mini_xception'}
+    cfg = train_config_from_dict({'model': fer, 'windows': {'proj_dropout': 0.4}})
+    assert cfg.windows.proj_dropout == 0.4
+    for bad in (
+        {'model': fer, 'windows': {'proj_dropout': 1.0}},
+        {'model': fer, 'frames': {'proj_dropout': 0.2}},
+        {'windows': {'proj_dropout': 0.4}},  # a ResNet has no fixed channels to read
+    ):
+        with pytest.raises(ConfigError, match='proj_dropout'):
+            train_config_from_dict(bad)
