@@ -198,6 +198,9 @@ def test_every_experiment_writes_complete_rows(tiny_run: tuple[Path, Path], name
         for phase in ('before', 'after'):
             for k, v in (r[phase] or {}).items():
                 assert v is None or 0.0 <= v <= 1.0, (r['method'], phase, k, v)
+        if kind == 'stf2m':  # sliding windows (as the node stamps decisions) beside segments
+            assert r['after']['sliding_acc19'] is not None
+            assert r['worse_after']['people'] == 2
     assert (out / f'{name}.md').is_file() and list(out.glob(f'{name}_*.png'))
     text = results.read_text()
     assert f'<!-- experiment:{name}:start -->' in text and 'kept text' in text

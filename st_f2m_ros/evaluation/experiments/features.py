@@ -43,6 +43,7 @@ import torch
 from st_f2m_ros.data.clip import Clip, Utterance
 from st_f2m_ros.data.io_utils import atomic_path
 from st_f2m_ros.errors import DataError
+from st_f2m_ros.meta.maml import WindowBatch
 from st_f2m_ros.meta.windows import FeatureBank, encode_clip_frames
 from st_f2m_ros.model.stf2m import STF2MModel
 from st_f2m_ros.taxonomy import NUM_CLASSES
@@ -303,6 +304,44 @@ def read_feature_set(path: Path) -> FeatureSet:
         ))  # fmt: skip
         feats.append(torch.from_numpy(arrays[f'feat{i}']))
     return FeatureSet(clips, feats)
+
+
+def sliding_batch(fs: FeatureSet, model: STF2MModel) -> WindowBatch:
+    """A window ending at every labelled frame, labelled by that frame: what the node publishes.
+
+    The segment protocol (one centred window per labelled segment) asks what the classifier
+    can read; this one asks what a decision stamped at the end of its window gets right,
+    including the first second of every new expression, where the window still shows the
+    previous one. Clips are at the model's feature rate, so a window is T consecutive frames.
+    """
+    cfg = model.config
+    t_len, rate = cfg.window, cfg.feature_rate
+    feats, texts, vm, labels = [], [], [], []
+    for clip, f in zip(fs.clips, fs.features):
+        for t in range(t_len - 1, len(clip)):
+            if clip.labels[t] < 0:
+                continue
+            idx = np.arange(t - t_len + 1, t + 1)
+            w0, w1 = float(clip.times[idx[0]]), float(clip.times[t]) + 1.0 / rate
+            feats.append(f[torch.as_tensor(idx)])
+            texts.append(' '.join(u.text for u in clip.utterances if u.end > w0 and u.start < w1))
+            found = clip.face_found
+            vm.append(1.0 if found is None else float(found[idx].mean() >= 0.5))
+            labels.append(int(clip.labels[t]))
+    n = len(labels)
+    text = torch.zeros(n, cfg.text_dim)
+    has = [i for i, t in enumerate(texts) if t]
+    if has and model.text_usable:
+        emb = model.text_encoder.encode([texts[i] for i in has])
+        text[torch.as_tensor(has)] = torch.from_numpy(np.asarray(emb, np.float32))
+    tm = torch.zeros(n)
+    if model.text_usable:
+        tm[torch.as_tensor(has, dtype=torch.int64)] = 1.0
+    shape = (0, t_len, *model.feature_shape)
+    return WindowBatch(
+        torch.stack(feats) if feats else torch.zeros(shape), text,
+        torch.tensor(vm, dtype=torch.float32), tm, torch.tensor(labels, dtype=torch.int64),
+    )  # fmt: skip
 
 
 def speed_altered(fs: FeatureSet, lo: float, hi: float, seed: int) -> FeatureSet:

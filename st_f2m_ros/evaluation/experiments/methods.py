@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from st_f2m_ros.data.label_noise import add_frame_label_noise
 from st_f2m_ros.errors import ConfigError, DataError
-from st_f2m_ros.evaluation.experiments.features import FeatureSet
+from st_f2m_ros.evaluation.experiments.features import FeatureSet, sliding_batch
 from st_f2m_ros.meta.adapt import adapt
 from st_f2m_ros.meta.tasks import EpisodeSampler
 from st_f2m_ros.meta.train_config import TrainConfig, load_train_config
@@ -131,40 +131,50 @@ class Fitted:
         """The view of a person's data this method sees."""
         return without_vision(fs) if self.method.text_only else fs
 
-    def predict(self, query: FeatureSet, support: FeatureSet | None) -> tuple[Any, Any]:
-        """(true class ids, predicted class ids) on the query's windows; `support` None: the
-        base model. Returns (labels, None) when the method cannot predict that way."""
+    def predict(
+        self, query: FeatureSet, support: FeatureSet | None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """{'segments': (true, predicted), 'sliding': (true, predicted)} class ids on the
+        query's windows (one centred window per segment; a window ending at every frame),
+        from the base model (`support` None) or after adapting to `support`. A prediction is
+        None where the method cannot predict that way (ProtoNet without a support set)."""
         q = self.prepare(query)
+        model = self.model
+        assert model is not None
+        model.eval()
+        bank = q.bank(model)
+        batches = {
+            'segments': bank.batch(np.arange(len(bank)))[0],
+            'sliding': sliding_batch(q, model),
+        }
+        labels = {k: wb.labels.numpy() for k, wb in batches.items()}
         if self.method.kind == 'fer':
-            return _fer_predict(q, self.model)
-        assert self.model is not None
-        bank = q.bank(self.model)
-        wb, _ = bank.batch(np.arange(len(bank)))
-        y = wb.labels.numpy()
-        self.model.eval()
+            return {k: (labels[k], _fer_predict(wb)) for k, wb in batches.items()}
         if self.method.kind == 'protonet':
             if support is None:
-                return y, None
-            return y, _proto_predict(self.model, self.prepare(support).bank(self.model), wb)
+                return {k: (labels[k], None) for k in batches}
+            sbank = self.prepare(support).bank(model)
+            sb = sbank.batch(np.arange(len(sbank)))[0]
+            return {k: (labels[k], _proto_predict(model, sb, wb)) for k, wb in batches.items()}
         params = None
         if support is not None:
             s = self.prepare(support)
-            params = adapt(self.model, s.clips, features=s.features, cv=False).params
+            params = adapt(model, s.clips, features=s.features, cv=False).params
+        out = {}
         with torch.no_grad():
-            out = self.model.classify(*wb.astuple()[:4], params=params)
-        return y, out.logits.argmax(-1).numpy()
+            for k, wb in batches.items():
+                logits = model.classify(*wb.astuple()[:4], params=params).logits
+                out[k] = (labels[k], logits.argmax(-1).numpy())
+        return out
 
 
-def _fer_predict(q: FeatureSet, encoder: STF2MModel | None) -> tuple[Any, Any]:
+_FER_LUT = np.array([class_id(NEUTRAL)] + [class_id(e, 'medium') for e in EMOTIONS])
+
+
+def _fer_predict(wb: Any) -> np.ndarray:
     """The FER net's window-mean probabilities -> basic emotion (medium intensity if any)."""
-    assert encoder is not None
-    bank = FeatureBank(q.clips, q.features, None, encoder.config.window,
-                       encoder.config.feature_rate, encoder.config.text_dim)  # fmt: skip
-    wb, _ = bank.batch(np.arange(len(bank)))
-    probs = wb.feats[:, :, 0, -FER_PROBS:].mean(1)  # same in every region
-    basic = probs.argmax(-1).numpy()
-    lut = np.array([class_id(NEUTRAL)] + [class_id(e, 'medium') for e in EMOTIONS])
-    return wb.labels.numpy(), lut[basic]
+    probs = wb.feats[:, :, 0, -FER_PROBS:].mean(1)  # the same in every region
+    return _FER_LUT[probs.argmax(-1).numpy()]
 
 
 def _proto_logits(h_s: torch.Tensor, y_s: torch.Tensor, h_q: torch.Tensor) -> tuple[Any, Any]:
@@ -173,8 +183,7 @@ def _proto_logits(h_s: torch.Tensor, y_s: torch.Tensor, h_q: torch.Tensor) -> tu
     return -torch.cdist(h_q, protos).pow(2), classes
 
 
-def _proto_predict(model: STF2MModel, support: FeatureBank, qb: Any) -> np.ndarray:
-    sb, _ = support.batch(np.arange(len(support)))
+def _proto_predict(model: STF2MModel, sb: Any, qb: Any) -> np.ndarray:
     with torch.no_grad():
         hs = model.represent(*sb.astuple()[:4])
         hq = model.represent(*qb.astuple()[:4])

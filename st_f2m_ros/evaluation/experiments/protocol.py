@@ -18,8 +18,10 @@ in the trainer's validation); "before" is the trained model as shipped, "after" 
 adapted to that person's separate support recording (/adapt's code for ST-F2M variants,
 prototypes for ProtoNet). Metrics per person (19-class and 7-class accuracy and macro recall,
 19-class macro-F1), then the mean over people and the worst person: the protocol of the
-paper's Tables III-V at window level. The user-level figure (a replayed session with
-smoothing, abstention and segment changes) is `st-f2m session-bench`.
+paper's Tables III-V at window level. Beside it, the same models score a window ending at
+every frame against the label at its end (`sliding_*`), which is how the node's decisions are
+stamped: the difference is what segment changes cost. The user-level figure (a replayed
+session with smoothing, abstention and segment changes) is `st-f2m session-bench`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from st_f2m_ros.evaluation.experiments.features import TestPerson
 from st_f2m_ros.evaluation.experiments.methods import Fitted
 from st_f2m_ros.evaluation.metrics import score_fine_and_basic
 
-METRICS = ('acc19', 'recall19', 'f1_19', 'acc7', 'recall7')
+METRICS = ('acc19', 'recall19', 'f1_19', 'acc7', 'recall7', 'sliding_acc19', 'sliding_acc7')
+PER_PERSON = ('acc19', 'acc7', 'sliding_acc19', 'sliding_acc7')
 
 
 def person_scores(y: np.ndarray, pred: np.ndarray, fine: bool = True) -> dict[str, float | None]:
@@ -58,30 +61,65 @@ def summarize(per_person: list[dict[str, float | None]]) -> dict[str, float | No
         return None
     out: dict[str, float | None] = {}
     for k in METRICS:
-        vals = [v for p in per_person if (v := _clean(p[k])) is not None]
+        vals = [v for p in per_person if (v := _clean(p.get(k))) is not None]
         out[k] = float(np.mean(vals)) if vals else None
     for k in ('acc19', 'acc7'):
-        vals = [v for p in per_person if (v := _clean(p[k])) is not None]
+        vals = [v for p in per_person if (v := _clean(p.get(k))) is not None]
         out[f'worst_{k}'] = float(min(vals)) if vals else None
     return out
 
 
+def _phase(pred: dict[str, tuple[Any, Any]], fine: bool) -> dict[str, float | None] | None:
+    """One person's scores under one phase: segment metrics, plus sliding-window accuracy."""
+    y, p = pred['segments']
+    if p is None:
+        return None
+    scores = person_scores(y, p, fine)
+    ys, ps = pred['sliding']
+    if ps is not None and len(ys):
+        sliding = person_scores(ys, ps, fine)
+        scores.update(sliding_acc19=sliding['acc19'], sliding_acc7=sliding['acc7'])
+    return scores
+
+
 def evaluate(fitted: Fitted, people: list[TestPerson]) -> dict[str, Any]:
-    """Scores of one fitted method on the test people: {before, after, per_person}."""
+    """Scores of one fitted method on the test people.
+
+    {before, after, per_person, worse_after}: `before` / `after` hold the means over people
+    (and the worst person) of the segment-window metrics and of the sliding-window accuracy
+    (`sliding_acc19/7`: a window ending at every frame, as the node publishes); `worse_after`
+    counts the people whose segment accuracy is lower after adaptation than before.
+    """
     fine = fitted.method.kind != 'fer'
     before, after, per = [], [], {}
     for person in people:
-        y, pred = fitted.predict(person.query, None)
         entry: dict[str, float | None] = {}
-        if pred is not None:
-            s = person_scores(y, pred, fine)
-            before.append(s)
-            entry.update(before_acc19=s['acc19'], before_acc7=s['acc7'])
+        b = _phase(fitted.predict(person.query, None), fine)
+        if b is not None:
+            before.append(b)
+            entry.update({f'before_{k}': b.get(k) for k in PER_PERSON})
         if fitted.method.kind != 'fer':
-            y, pred = fitted.predict(person.query, person.support)
-            if pred is not None:
-                s = person_scores(y, pred, fine)
-                after.append(s)
-                entry.update(after_acc19=s['acc19'], after_acc7=s['acc7'])
+            a = _phase(fitted.predict(person.query, person.support), fine)
+            if a is not None:
+                after.append(a)
+                entry.update({f'after_{k}': a.get(k) for k in PER_PERSON})
         per[person.subject] = {k: _clean(v) for k, v in entry.items()}
-    return {'before': summarize(before), 'after': summarize(after), 'per_person': per}
+    worse = None
+    if before and after:
+        worse = {
+            k: sum(
+                1
+                for p in per.values()
+                if p.get(f'after_{k}') is not None
+                and p.get(f'before_{k}') is not None
+                and p[f'after_{k}'] < p[f'before_{k}']
+            )
+            for k in ('acc19', 'acc7')
+        }
+        worse['people'] = len(per)
+    return {
+        'before': summarize(before),
+        'after': summarize(after),
+        'per_person': per,
+        'worse_after': worse,
+    }

@@ -95,6 +95,8 @@ def summarize(result: dict[str, Any]) -> dict[Key, dict[str, Stat]]:
             for k, v in (row.get(phase) or {}).items():
                 cell.setdefault(f'{phase}.{k}', []).append(v)
         cell.setdefault('train_s', []).append(row.get('train_s'))
+        for k, v in (row.get('worse_after') or {}).items():
+            cell.setdefault(f'worse_after.{k}', []).append(v)
     return {key: {m: stat(v) for m, v in cell.items()} for key, cell in values.items()}
 
 
@@ -193,7 +195,38 @@ def table3(result: dict[str, Any]) -> list[str]:
             for m in result['methods']
         ]
         lines += _table(['method', *cols], rows)
+        lines += _sliding_and_worse(result, s, c, n)
     return lines
+
+
+def _sliding_and_worse(result: dict[str, Any], s: Any, c: str, n: int) -> list[str]:
+    """Segment vs sliding-window accuracy, and the people adaptation made worse."""
+    phases = [r.get('after') or r.get('before') or {} for r in result['rows']]
+    if not any('sliding_acc19' in p for p in phases):
+        return []
+    cols = [
+        '19-cl segments before', '19-cl sliding before', '19-cl segments after',
+        '19-cl sliding after', '7-cl segments after', '7-cl sliding after',
+        'people worse after (19 / 7)',
+    ]  # fmt: skip
+    keys = ('before.acc19', 'before.sliding_acc19', 'after.acc19', 'after.sliding_acc19',
+            'after.acc7', 'after.sliding_acc7')  # fmt: skip
+    rows = []
+    for m in result['methods']:
+        worse = [cell(s, m, c, f'worse_after.{k}') for k in ('acc19', 'acc7', 'people')]
+        w = '-' if worse[0].n == 0 else (
+            f'{worse[0].mean:.1f} / {worse[1].mean:.1f} of {worse[2].mean:.0f}'
+        )  # fmt: skip
+        rows.append([label(result, m), *(cell(s, m, c, k).format(n) for k in keys), w])
+    return [
+        '',
+        'Segment windows (one centred window per labelled segment) against sliding windows (a '
+        'window ending at every frame, scored against the label at its end, as the node stamps '
+        'its decisions; no smoothing or abstention); "people worse": mean over seeds of the '
+        'people whose segment accuracy fell after adaptation.',
+        '',
+        *_table(['method', *cols], rows),
+    ]
 
 
 def condition_label(condition: str) -> str:
