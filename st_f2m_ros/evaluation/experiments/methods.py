@@ -24,7 +24,7 @@ above it and how a person's support set is used:
   or meta-learning (single-level training, then the same head fine-tuning at test: this is
   also the plain fine-tuning baseline). `meta_unseen` meta-trains on people that neither the
   encoder nor the windows stage saw. `single_frame` sees one frame per window and no temporal
-  layers; `text_only` never sees a face.
+  layers, `short_window` half the shipped window; `text_only` never sees a face.
 * `protonet` (Snell et al. 2017): the same E trained episodically with the prototypical loss;
   a person's support windows give class prototypes, nearest prototype wins. Needs support.
 * `fer_per_frame`: the off-the-shelf FER2013 net's 7 probabilities averaged over the window
@@ -71,6 +71,7 @@ class Method:
     meta_unseen: bool = False
     single_frame: bool = False
     text_only: bool = False
+    window: int = 0  # frames per window; 0: the encoder checkpoint's (8 = 1 s at 8 Hz)
 
     @property
     def trains(self) -> bool:
@@ -89,6 +90,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            meta=False),
     Method('single_frame', 'single-frame classifier (no temporal modelling)',
            single_frame=True),
+    Method('short_window', 'ST-F2M on 0.5 s windows (4 frames)', window=4),
     Method('text_only', 'text only (no face)', text_only=True),
     Method('fer_per_frame', 'FER2013 net per frame (off the shelf, 7-class only)', kind='fer',
            meta=False),
@@ -203,8 +205,9 @@ def recipe(budget: Any, seed: int, out_dir: Path, model_cfg: Any) -> TrainConfig
 
 
 def _build(m: Method, encoder: STF2MModel, alpha: float, beta: float) -> STF2MModel:
+    window = 1 if m.single_frame else (m.window or encoder.config.window)
     cfg = replace(encoder.config, fuzzy=m.fuzzy, fuzzy_alpha=alpha, fuzzy_beta=beta,
-                  window=1 if m.single_frame else encoder.config.window)  # fmt: skip
+                  window=window)  # fmt: skip
     model = STF2MModel(cfg)
     model._text_encoder = encoder.text_encoder  # one (memoised) sentence encoder per run
     state = {k: v for k, v in encoder.state_dict().items() if k.startswith(ENCODER_PREFIXES)}

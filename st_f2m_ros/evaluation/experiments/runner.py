@@ -74,7 +74,8 @@ TITLES = {
     'fuzzy_components': 'What the fuzzy module adds when E reads measured facial components',
 }
 TABLE3_METHODS = ('st_f2m', 'meta_unseen', 'no_spatiotemporal', 'no_fuzzy', 'no_meta',
-                  'protonet', 'single_frame', 'text_only', 'fer_per_frame')  # fmt: skip
+                  'protonet', 'single_frame', 'short_window', 'text_only',
+                  'fer_per_frame')  # fmt: skip
 TABLE4_METHODS = ('st_f2m', 'no_fuzzy', 'no_meta', 'protonet', 'fer_per_frame')
 TABLE5_METHODS = ('st_f2m', 'no_fuzzy', 'no_meta', 'protonet')
 ABLATION_METHODS = ('st_f2m', 'no_spatiotemporal', 'no_fuzzy', 'no_meta', 'meta_unseen')
