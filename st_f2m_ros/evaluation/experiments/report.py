@@ -170,15 +170,28 @@ def _per_condition(
     columns: Sequence[str],
     first: str = 'method',
 ) -> list[str]:
-    """Rows = methods, one column per (condition, metric)."""
+    """Rows = methods, one column per (condition, metric). A method that never adapts (the
+    FER net per frame) shows its 'before' value in 'after' columns, marked with a dagger."""
     s = summarize(result)
     n = len(result.get('seeds', []))
+
+    def value(m: str, c: str, metric: str) -> str:
+        st = cell(s, m, c, metric)
+        if st.n == 0 and metric.startswith('after.'):
+            before = cell(s, m, c, 'before.' + metric.split('.', 1)[1])
+            if before.n:
+                return before.format(n) + ' †'
+        return st.format(n)
+
     rows = [
         [label(result, m)]
-        + [cell(s, m, c, metric).format(n) for c in result['conditions'] for metric, _ in metrics]
+        + [value(m, c, metric) for c in result['conditions'] for metric, _ in metrics]
         for m in result['methods']
     ]
-    return _table([first, *columns], rows)
+    table = _table([first, *columns], rows)
+    if any('†' in x for r in rows for x in r):
+        table += ['', '† no adaptation: the method as it is (no support set used).', '']
+    return table
 
 
 def table3(result: dict[str, Any]) -> list[str]:
