@@ -264,3 +264,12 @@ def test_rerender_rewrites_reports_without_running(tiny_run: tuple[Path, Path]) 
     for name in PAPER_EXPERIMENTS:
         assert f'<!-- experiment:{name}:start -->' in fresh.read_text()
     assert main(['experiment', 'table3', '--out', str(out / 'empty'), '--rerender']) == 1
+
+
+def test_results_blocks_sit_one_heading_level_deeper() -> None:
+    from st_f2m_ros.evaluation.experiments.report import demote_headings
+
+    text = '## Title\n\ntext # not a heading\n```\n# a shell comment\n```\n### Table'
+    assert demote_headings(text) == (
+        '### Title\n\ntext # not a heading\n```\n# a shell comment\n```\n#### Table'
+    )

@@ -394,6 +394,19 @@ def write_report(
             shutil.copyfile(p, img / p.name)
             written.append(img / p.name)
             links.append(Path(os.path.relpath(img / p.name, results_md.parent)).as_posix())
-        update_results_md(results_md, name, render_markdown(result, links))
+        block = demote_headings(render_markdown(result, links))
+        update_results_md(results_md, name, block)
         written.append(results_md)
     return written
+
+
+def demote_headings(markdown: str, levels: int = 1) -> str:
+    """Headings one level deeper: in RESULTS.md an experiment sits under a section of its own."""
+    out, fenced = [], False
+    for line in markdown.split('\n'):
+        if line.startswith('```'):
+            fenced = not fenced
+        if not fenced and line.startswith('#'):
+            line = '#' * levels + line
+        out.append(line)
+    return '\n'.join(out)
