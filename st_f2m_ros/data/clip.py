@@ -110,6 +110,14 @@ class Clip:
             if self.measured_ok.dtype != np.bool_:
                 raise DataError(f'measured_ok must be bool{where}, got {self.measured_ok.dtype}')
 
+    def text_between(self, start: float, end: float) -> str:
+        """The transcript text of the utterances overlapping [start, end): a window's text."""
+        return ' '.join(u.text for u in self.utterances if u.end > start and u.start < end)
+
+    def face_seen(self, idx: np.ndarray | list[int]) -> bool:
+        """Whether a face was found in most of frames `idx` (a window's vision is usable)."""
+        return True if self.face_found is None else bool(self.face_found[idx].mean() >= 0.5)
+
     @property
     def crop_size(self) -> int:
         """Side of the square face crops in pixels."""

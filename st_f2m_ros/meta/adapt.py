@@ -99,11 +99,7 @@ def support_windows(
                     (first, end), clip.times, window, rate, rng if n > 1 else None
                 )
                 w0, w1 = float(clip.times[idx[0]]), float(clip.times[idx[-1]]) + 1.0 / rate
-                text = ' '.join(u.text for u in clip.utterances if u.end > w0 and u.start < w1)
-                face = (
-                    True if clip.face_found is None else bool(clip.face_found[idx].mean() >= 0.5)
-                )
-                out.append(_Window(ci, idx, label, text, face))
+                out.append(_Window(ci, idx, label, clip.text_between(w0, w1), clip.face_seen(idx)))
     return out
 
 

@@ -184,8 +184,7 @@ class FeatureBank:
             clip = self.clips[g.video]
             frames = window_indices(g.frames, clip.times, self.window, self.rate, rng)
             feats.append(self.features[g.video][frames])
-            found = clip.face_found
-            faces.append(1.0 if found is None else float(found[frames].mean() >= 0.5))
+            faces.append(float(clip.face_seen(frames)))
             if clip.components is not None:
                 comps.append(
                     torch.from_numpy(np.asarray(clip.components[frames], np.float32)).mean(0)

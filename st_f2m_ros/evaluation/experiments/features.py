@@ -324,9 +324,8 @@ def sliding_batch(fs: FeatureSet, model: STF2MModel) -> WindowBatch:
             idx = np.arange(t - t_len + 1, t + 1)
             w0, w1 = float(clip.times[idx[0]]), float(clip.times[t]) + 1.0 / rate
             feats.append(f[torch.as_tensor(idx)])
-            texts.append(' '.join(u.text for u in clip.utterances if u.end > w0 and u.start < w1))
-            found = clip.face_found
-            vm.append(1.0 if found is None else float(found[idx].mean() >= 0.5))
+            texts.append(clip.text_between(w0, w1))
+            vm.append(float(clip.face_seen(idx)))
             labels.append(int(clip.labels[t]))
     n = len(labels)
     text = torch.zeros(n, cfg.text_dim)
