@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import os
 from pathlib import Path
 import shutil
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,33 @@ def class_rounds(rng: np.random.Generator, rounds: int) -> tuple[int, ...]:
             perm[0], perm[-1] = perm[-1], perm[0]
         order.extend(perm)
     return tuple(order)
+
+
+def support_order(subject: str, seed: int, rounds: int) -> tuple[int, ...]:
+    """The class order of `subject`'s support recording: deterministic in (subject, seed)."""
+    return class_rounds(np.random.default_rng([seed, 7, *subject.encode()]), rounds)
+
+
+def support_session(
+    subject: str,
+    seed: int,
+    config: Any,
+    order: tuple[int, ...],
+    clip_seconds: tuple[float, float] = (1.0, 2.0),
+    start_time: float = 0.0,
+) -> Any:
+    """The SyntheticSession of a support recording: the person shows the classes of `order`,
+    one clip each, clip lengths drawn in `clip_seconds`; the recording may run on after the
+    last one (its end is `session.script.segments[len(order) - 1].end`)."""
+    from st_f2m_ros.data.synthetic.generator import SyntheticSession
+    from st_f2m_ros.data.synthetic.subjects import make_subject
+
+    lo, hi = clip_seconds
+    script = replace(config.script, min_segment=lo, max_segment=hi)
+    cfg = replace(config, script=script, duration=len(order) * hi + hi)
+    return SyntheticSession(
+        make_subject(subject, seed), cfg, seed, clip_index=1, classes=order, start_time=start_time
+    )
 
 
 def noisy_labels(labels: list[int], fraction: float, rng: np.random.Generator) -> list[int]:
@@ -124,8 +152,6 @@ def write_support_bags(
 
     from st_f2m_ros.data.bag_messages import MessageFactory, reliable_qos
     from st_f2m_ros.data.bag_writer import DEFAULT_START
-    from st_f2m_ros.data.synthetic.generator import SyntheticSession
-    from st_f2m_ros.data.synthetic.subjects import make_subject
     from st_f2m_ros.interfaces import typestore
 
     shots = sorted({k for k, _ in variants}, reverse=True)
@@ -135,13 +161,8 @@ def write_support_bags(
     if not 0 < lo <= hi:
         raise ConfigError(f'clip seconds must be 0 < min <= max, got {clip_seconds}')
     tag = list(subject.encode())
-    order = class_rounds(np.random.default_rng([seed, 7, *tag]), shots[0])
-    script = replace(config.script, min_segment=lo, max_segment=hi)  # type: ignore[attr-defined]
-    cfg = replace(config, script=script, duration=len(order) * hi + hi)  # type: ignore[type-var]
-    session = SyntheticSession(
-        make_subject(subject, seed), cfg, seed, clip_index=1, classes=order,
-        start_time=DEFAULT_START,
-    )  # fmt: skip
+    order = support_order(subject, seed, shots[0])
+    session = support_session(subject, seed, config, order, clip_seconds, DEFAULT_START)
     segs = session.script.segments
     ends = {k: segs[NUM_CLASSES * k - 1].end for k in shots}
     cut = {k: int(np.searchsorted(session.rel_times, ends[k])) for k in shots}

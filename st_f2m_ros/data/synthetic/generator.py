@@ -396,14 +396,20 @@ def generate_clips(
 _STAGES: dict[Any, Any] = {}  # one face stage per process and FaceConfig
 
 
+def face_stage(face_config: Any) -> Any:
+    """The runtime face stage for a FaceConfig, built once per (worker) process; None: None."""
+    if face_config is None:
+        return None
+    stage = _STAGES.get(face_config)
+    if stage is None:
+        from st_f2m_ros.perception.face_stage import FaceStage
+
+        cv2.setNumThreads(1)
+        stage = _STAGES[face_config] = FaceStage(face_config)
+    return stage
+
+
 def _clip_job(job: tuple) -> Clip:
     subject, cfg, seed, k, crop_size, face_config = job
-    stage = None
-    if face_config is not None:
-        stage = _STAGES.get(face_config)
-        if stage is None:
-            from st_f2m_ros.perception.face_stage import FaceStage
-
-            cv2.setNumThreads(1)
-            stage = _STAGES[face_config] = FaceStage(face_config)
+    stage = face_stage(face_config)
     return SyntheticSession(subject, cfg, seed, k).to_clip(crop_size, front_end=stage)

@@ -43,6 +43,7 @@ import torch
 from st_f2m_ros.data.clip import Clip, Utterance
 from st_f2m_ros.data.io_utils import atomic_path
 from st_f2m_ros.errors import DataError
+from st_f2m_ros.evaluation.support_recording import support_order
 from st_f2m_ros.meta.maml import WindowBatch
 from st_f2m_ros.meta.windows import FeatureBank, encode_clip_frames
 from st_f2m_ros.model.stf2m import STF2MModel
@@ -124,19 +125,17 @@ def synthetic_config(fps: float, corruption: str = '') -> Any:
 
 def _render(job: tuple) -> Clip:
     """One clip (worker process): session (classes None) or support recording (classes set)."""
-    from st_f2m_ros.data.synthetic.generator import SyntheticSession
+    from st_f2m_ros.data.synthetic.generator import SyntheticSession, face_stage
     from st_f2m_ros.data.synthetic.subjects import make_subject
+    from st_f2m_ros.evaluation.support_recording import support_session
 
     sid, seed, cfg, clip_index, classes, crop, seconds, face = job
-    stage = _face_stage(face)
+    stage = face_stage(face)
     if classes is None:
         session = SyntheticSession(make_subject(sid, seed), replace(cfg, duration=seconds), seed,
                                    clip_index)  # fmt: skip
         return session.to_clip(crop, front_end=stage)
-    lo, hi = SUPPORT_CLIP_SECONDS
-    script = replace(cfg.script, min_segment=lo, max_segment=hi)
-    cfg = replace(cfg, script=script, duration=len(classes) * hi + hi)
-    session = SyntheticSession(make_subject(sid, seed), cfg, seed, clip_index, classes=classes)
+    session = support_session(sid, seed, cfg, classes, SUPPORT_CLIP_SECONDS)
     end = session.script.segments[len(classes) - 1].end
     clip = session.to_clip(crop, front_end=stage)
     n = int(np.searchsorted(clip.times - clip.times[0], end))
@@ -146,30 +145,6 @@ def _render(job: tuple) -> Clip:
         clip.face_found[:n], *(measured or (None, None)), source=clip.source + ':support',
         utterances=[u for u in clip.utterances if u.start < clip.times[n - 1]],
     )  # fmt: skip
-
-
-_STAGES: dict[Any, Any] = {}  # one face stage per process and FaceConfig
-
-
-def _face_stage(face: Any) -> Any:
-    """The runtime face stage for `face` (a FaceConfig), built once per process; None: none."""
-    if face is None:
-        return None
-    if face not in _STAGES:
-        import cv2
-
-        from st_f2m_ros.perception.face_stage import FaceStage
-
-        cv2.setNumThreads(1)
-        _STAGES[face] = FaceStage(face)
-    return _STAGES[face]
-
-
-def support_order(subject: str, shots: int) -> tuple[int, ...]:
-    """The class order of a person's support recording (the session benchmark's rule)."""
-    from st_f2m_ros.evaluation.support_recording import class_rounds
-
-    return class_rounds(np.random.default_rng([TEST_SEED, 7, *subject.encode()]), shots)
 
 
 class FeatureStore:
@@ -212,7 +187,7 @@ class FeatureStore:
         jobs = []
         for s in ids:
             jobs.append((s, TEST_SEED, cfg, 0, None, self.crop, seconds, self.face))
-            order = support_order(s, shots)
+            order = support_order(s, TEST_SEED, shots)
             jobs.append((s, TEST_SEED, cfg, 1, order, self.crop, seconds, self.face))
         fs = self._cached(f'test[{corruption or "clean"}]', jobs)
         return [
