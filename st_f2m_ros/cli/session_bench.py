@@ -28,19 +28,6 @@ def _ints(text: str) -> tuple[int, ...]:
         ) from err
 
 
-def _cpu_name() -> str:
-    import platform
-
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def _rerender(out: Path) -> int:
     """Analysis, Markdown and figures again from a finished run's files."""
     import json
@@ -143,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     from st_f2m_ros.evaluation.session_bench import BenchConfig, run_bench
     from st_f2m_ros.evaluation.session_report import build_report, markdown, write_report
+    from st_f2m_ros.runtime.bench_stages import cpu_name
 
     if args.rerender:
         return _rerender(args.out)
@@ -166,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         'cpu_s': time.process_time() - cpu0,
         'load_average_start': list(load0),
         'load_average_end': list(os.getloadavg()),
-        'machine': f'{_cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}',
+        'machine': f'{cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}',
         'command': 'st-f2m session-bench ' + ' '.join(sys.argv[2:] if len(sys.argv) > 1 else []),
         'date_utc': time.strftime('%Y-%m-%d %H:%M', time.gmtime()),
     }

@@ -175,6 +175,20 @@ def rss_mb() -> tuple[float, float]:
     return values['VmRSS'], values['VmHWM']
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux /proc/cpuinfo), else what `platform` knows."""
+    import platform
+
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def format_stages(rows: list[Any], phases: tuple[str, ...] = ('steady',)) -> list[str]:
     """The per-stage breakdown of the rows in `phases`: one block per backend and mode."""
     lines = []

@@ -47,7 +47,6 @@ from st_f2m_ros.evaluation.support_recording import support_order
 from st_f2m_ros.meta.maml import WindowBatch
 from st_f2m_ros.meta.windows import FeatureBank, encode_clip_frames
 from st_f2m_ros.model.stf2m import STF2MModel
-from st_f2m_ros.taxonomy import NUM_CLASSES
 
 TRAIN_SEED, TEST_SEED, META_SEED = 0, 1000, 2000
 SUPPORT_CLIP_SECONDS = (1.0, 2.0)
@@ -353,11 +352,3 @@ def speed_altered(fs: FeatureSet, lo: float, hi: float, seed: int) -> FeatureSet
         )
         feats.append(f[torch.as_tensor(src)])
     return FeatureSet(clips, feats)
-
-
-def label_classes(fs: FeatureSet) -> set[int]:
-    """Class ids with at least one labelled frame."""
-    out: set[int] = set()
-    for c in fs.clips:
-        out |= {int(v) for v in np.unique(c.labels) if 0 <= v < NUM_CLASSES}
-    return out
