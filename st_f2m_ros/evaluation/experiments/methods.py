@@ -134,12 +134,14 @@ class Fitted:
         return without_vision(fs) if self.method.text_only else fs
 
     def predict(
-        self, query: FeatureSet, support: FeatureSet | None
-    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-        """{'segments': (true, predicted), 'sliding': (true, predicted)} class ids on the
-        query's windows (one centred window per segment; a window ending at every frame),
-        from the base model (`support` None) or after adapting to `support`. A prediction is
-        None where the method cannot predict that way (ProtoNet without a support set)."""
+        self, query: FeatureSet, support: FeatureSet | None = None
+    ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]]:
+        """Class ids on the query's windows, by phase: {'before': base model, 'after': adapted
+        to `support` (only with a support set and a method that adapts)}, each
+        {'segments': (true, predicted), 'sliding': (true, predicted)}: one centred window per
+        segment, and a window ending at every frame. The query's windows are built once for
+        both phases. A prediction is None where the method cannot predict that way (ProtoNet
+        without a support set)."""
         q = self.prepare(query)
         model = self.model
         assert model is not None
@@ -149,19 +151,29 @@ class Fitted:
             'segments': bank.batch(np.arange(len(bank)))[0],
             'sliding': sliding_batch(q, model),
         }
+        out = {'before': self._on(batches, None)}
+        if support is not None and self.method.kind != 'fer':
+            out['after'] = self._on(batches, self.prepare(support))
+        return out
+
+    def _on(
+        self, batches: dict[str, Any], support: FeatureSet | None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        """Predictions on prepared query batches, with the base model or adapted to `support`."""
+        model = self.model
+        assert model is not None
         labels = {k: wb.labels.numpy() for k, wb in batches.items()}
         if self.method.kind == 'fer':
             return {k: (labels[k], _fer_predict(wb)) for k, wb in batches.items()}
         if self.method.kind == 'protonet':
             if support is None:
                 return {k: (labels[k], None) for k in batches}
-            sbank = self.prepare(support).bank(model)
+            sbank = support.bank(model)
             sb = sbank.batch(np.arange(len(sbank)))[0]
             return {k: (labels[k], _proto_predict(model, sb, wb)) for k, wb in batches.items()}
         params = None
         if support is not None:
-            s = self.prepare(support)
-            params = adapt(model, s.clips, features=s.features, cv=False).params
+            params = adapt(model, support.clips, features=support.features, cv=False).params
         out = {}
         with torch.no_grad():
             for k, wb in batches.items():
@@ -204,7 +216,8 @@ def recipe(budget: Any, seed: int, out_dir: Path, model_cfg: Any) -> TrainConfig
     return cfg
 
 
-def _build(m: Method, encoder: STF2MModel, alpha: float, beta: float) -> STF2MModel:
+def build_model(m: Method, encoder: STF2MModel, alpha: float, beta: float) -> STF2MModel:
+    """Method `m`'s untrained model above `encoder`'s frozen frame part (weights copied)."""
     window = 1 if m.single_frame else (m.window or encoder.config.window)
     cfg = replace(encoder.config, fuzzy=m.fuzzy, fuzzy_alpha=alpha, fuzzy_beta=beta,
                   window=window)  # fmt: skip
@@ -237,7 +250,7 @@ def fit(
     from st_f2m_ros.meta.trainer import Trainer
 
     torch.manual_seed(seed)
-    model = _build(m, encoder, alpha, beta)
+    model = build_model(m, encoder, alpha, beta)
     if m.text_only:
         train = without_vision(train)
         meta_people = without_vision(meta_people) if meta_people is not None else None

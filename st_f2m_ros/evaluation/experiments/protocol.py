@@ -94,15 +94,12 @@ def evaluate(fitted: Fitted, people: list[TestPerson]) -> dict[str, Any]:
     before, after, per = [], [], {}
     for person in people:
         entry: dict[str, float | None] = {}
-        b = _phase(fitted.predict(person.query, None), fine)
-        if b is not None:
-            before.append(b)
-            entry.update({f'before_{k}': b.get(k) for k in PER_PERSON})
-        if fitted.method.kind != 'fer':
-            a = _phase(fitted.predict(person.query, person.support), fine)
-            if a is not None:
-                after.append(a)
-                entry.update({f'after_{k}': a.get(k) for k in PER_PERSON})
+        pred = fitted.predict(person.query, person.support)
+        for phase, scores in (('before', before), ('after', after)):
+            s = _phase(pred[phase], fine) if phase in pred else None
+            if s is not None:
+                scores.append(s)
+                entry.update({f'{phase}_{k}': s.get(k) for k in PER_PERSON})
         per[person.subject] = {k: _clean(v) for k, v in entry.items()}
     worse = None
     if before and after:

@@ -167,7 +167,7 @@ class ExperimentRun:
         if key in self._fitted:
             return self._fitted[key]
         path = self.out / 'models' / f'{key}.safetensors'
-        model = mth._build(m, self.encoder, variant.alpha, variant.beta)
+        model = mth.build_model(m, self.encoder, variant.alpha, variant.beta)
         if path.is_file():
             state = load_file(str(path))
             model.load_state_dict(state, strict=False)
@@ -288,13 +288,7 @@ class ExperimentRun:
 
 def machine() -> str:
     """The machine, in words, for the result header."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f'{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} with '
+    from st_f2m_ros.runtime.bench_stages import cpu_name
+
+    return (f'{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with '
             f'{torch.get_num_threads()} threads, Python {platform.python_version()}')  # fmt: skip
