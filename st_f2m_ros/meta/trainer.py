@@ -73,7 +73,10 @@ STAGES = ('frames', 'windows', 'meta')
 class Trainer(StageLoops):
     """Runs the stages of a TrainConfig; `run()` returns the final validation metrics."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
+    def __init__(
+        self, cfg: TrainConfig, resume: bool = False, model: STF2MModel | None = None
+    ) -> None:
+        """`model`: train this one (built for `cfg.model`) instead of a fresh STF2MModel."""
         self.cfg = cfg
         self.rank, self.world = init_distributed()
         self.main = self.rank == 0
@@ -81,7 +84,7 @@ class Trainer(StageLoops):
         self.resume = resume
         torch.set_num_threads(max(1, cfg.threads))
         seed_all(cfg.seed)
-        self.model = STF2MModel(cfg.model)
+        self.model = model if model is not None else STF2MModel(cfg.model)
         self.done: tuple[str, int] = ('', 0)  # (stage, epochs completed) from a resumed run
         self.opt_state: dict[str, Any] | None = None
         self.best = -1.0

@@ -263,8 +263,7 @@ def fit(
     cfg = recipe(budget, seed, work_dir, model.config)
     if not m.meta:
         cfg.meta = replace(cfg.meta, epochs=0)
-    trainer = Trainer(cfg)
-    trainer.model = model
+    trainer = Trainer(cfg, model=model)
     trainer.train_clips, trainer.val_clips = fit_set.clips, val_set.clips
     trainer.train_bank, trainer.val_bank = fit_set.bank(model), val_set.bank(model)
     trainer._windows_stage()
