@@ -108,6 +108,10 @@ class TrainConfig:
     export_half: bool = True
     drop_text: float = 0.3
     drop_vision: float = 0.1
+    # fraction of training windows (windows and meta stages) whose measured components are 0,
+    # as when the front end's online neutral absorbed a held expression (component_input
+    # models only; meta/windows.absorb_components)
+    absorb_components: float = 0.0
     eval_k_shot: int = 2  # support windows per class when measuring adaptation on val subjects
     model: STF2MConfig = field(default_factory=STF2MConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -138,6 +142,10 @@ class TrainConfig:
                 'windows.proj_dropout needs channels the projection does not make (a frozen '
                 f"backbone's probabilities); {self.model.backbone} has none"
             )
+        if not 0 <= self.absorb_components < 1:
+            raise ConfigError(f'absorb_components must be in [0, 1), got {self.absorb_components}')
+        if self.absorb_components and not self.model.component_input:
+            raise ConfigError('absorb_components needs model.component_input: true')
         if self.meta.epochs < 0 or self.meta.iterations < 1 or self.meta.tasks_per_batch < 1:
             raise ConfigError('meta: epochs >= 0, iterations >= 1, tasks_per_batch >= 1 required')
         if self.data.val_subjects < 1:

@@ -164,8 +164,9 @@ class StageLoops:
             def step(b: int, mine=mine, rng=rng) -> tuple[torch.Tensor, torch.Tensor]:
                 idx = mine[b * st.batch_size : (b + 1) * st.batch_size]
                 wb, comps = bank.batch(
-                    idx, rng, self.cfg.drop_text, self.cfg.drop_vision, st.proj_dropout, proj
-                )
+                    idx, rng, self.cfg.drop_text, self.cfg.drop_vision, st.proj_dropout, proj,
+                    self.cfg.absorb_components,
+                )  # fmt: skip
                 return ddp(*wb.astuple(), comps)
 
             self._sgd_epoch('windows', epoch, st.epochs, n_batches, opt, step)
@@ -180,6 +181,7 @@ class StageLoops:
         params = [p for p in obj.parameters() if p.requires_grad]
         opt = self._optimizer('meta', params, st.lr, st.weight_decay)
         ddp = wrap_ddp(obj, self.world)
+        proj = self.model.config.feat_dim - self.model.config.fixed_channels
         for epoch in range(st.epochs):
             if self._skip('meta', epoch):
                 continue
@@ -192,7 +194,9 @@ class StageLoops:
             ) as bar:
                 for _ in range(st.iterations):
                     eps = [sampler.sample() for _ in range(st.tasks_per_batch)]
-                    sup, qry = self.train_bank.episode_batch(eps, rng)
+                    sup, qry = self.train_bank.episode_batch(
+                        eps, rng, self.cfg.absorb_components, proj
+                    )
                     loss, acc = ddp(*sup.astuple(), *qry.astuple())
                     opt.zero_grad(set_to_none=True)
                     loss.backward()

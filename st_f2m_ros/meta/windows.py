@@ -30,6 +30,7 @@ import torch
 from st_f2m_ros.data.clip import Clip
 from st_f2m_ros.meta.maml import WindowBatch
 from st_f2m_ros.meta.tasks import Episode, Group, build_groups, window_indices
+from st_f2m_ros.taxonomy import NUM_COMPONENTS
 
 
 def frame_samples(clips: list[Clip], stride: int = 1) -> np.ndarray:
@@ -128,6 +129,23 @@ def drop_projected(feats: torch.Tensor, channels: int, drop: np.ndarray) -> torc
     return out
 
 
+def absorb_components(feats: torch.Tensor, start: int, drop: np.ndarray) -> torch.Tensor:
+    """Windows `drop` (bool [n]) of feats [n, T, R, D] with their 12 measured-component
+    channels (from `start`) set to 0, the reliable flags kept.
+
+    What the front end gives when its online neutral has absorbed a held expression (a still
+    smile is "neutral" after about 2 s of calm frames): the components say nothing changed
+    and only the other channels (the expression net's probabilities, text) tell. Without it
+    the layers learn "components 0 = neutral" from drawn faces, where the neutral is known.
+    """
+    if not drop.any():
+        return feats
+    out = feats.clone()
+    mask = torch.from_numpy(np.asarray(drop, dtype=bool))
+    out[mask, ..., start : start + NUM_COMPONENTS] = 0.0
+    return out
+
+
 class FeatureBank:
     """Labelled windows (V-A groups) over cached frame features, batched for training."""
 
@@ -168,6 +186,7 @@ class FeatureBank:
         drop_vision: float = 0.0,
         drop_proj: float = 0.0,
         proj_channels: int = 0,
+        absorb: float = 0.0,
     ) -> tuple[WindowBatch, torch.Tensor]:
         """(windows, component targets [n, 12] (NaN where unknown)) for groups `idx`.
 
@@ -176,7 +195,9 @@ class FeatureBank:
         whose frames mostly have no face (`Clip.face_found`) has its vision masked, as in
         /adapt (meta/adapt.support_windows) and at run time. `drop_proj`: the fraction of
         windows whose first `proj_channels` feature channels (the learnt region projection)
-        are replaced by their batch mean (`drop_projected`).
+        are replaced by their batch mean (`drop_projected`). `absorb`: the fraction of
+        windows whose measured components (the 12 channels after the first `proj_channels`)
+        are 0 (`absorb_components`; models with `component_input` only).
         """
         feats, comps, faces = [], [], []
         for i in idx:
@@ -204,17 +225,25 @@ class FeatureBank:
         feats_t = torch.stack(feats)
         if rng is not None and drop_proj > 0 and proj_channels > 0:
             feats_t = drop_projected(feats_t, proj_channels, rng.random(n) < drop_proj)
+        if rng is not None and absorb > 0:
+            feats_t = absorb_components(feats_t, proj_channels, rng.random(n) < absorb)
         wb = WindowBatch(feats_t, self.text[idx_t], vm, tm, self.labels[idx_t])
         return wb, torch.stack(comps)
 
     def episode_batch(
-        self, episodes: list[Episode], rng: np.random.Generator | None = None
+        self,
+        episodes: list[Episode],
+        rng: np.random.Generator | None = None,
+        absorb: float = 0.0,
+        proj_channels: int = 0,
     ) -> tuple[WindowBatch, WindowBatch]:
-        """Stack episodes into (support, query) batches of shape [tasks, n, ...]."""
+        """Stack episodes into (support, query) batches of shape [tasks, n, ...]
+        (`absorb`, `proj_channels`: as in `batch`)."""
 
         def stack(parts: list[WindowBatch]) -> WindowBatch:
             return WindowBatch(*(torch.stack(t) for t in zip(*(p.astuple() for p in parts))))
 
-        sup = [self.batch(e.support, rng)[0] for e in episodes]
-        qry = [self.batch(e.query, rng)[0] for e in episodes]
+        aug = {'absorb': absorb, 'proj_channels': proj_channels}
+        sup = [self.batch(e.support, rng, **aug)[0] for e in episodes]
+        qry = [self.batch(e.query, rng, **aug)[0] for e in episodes]
         return stack(sup), stack(qry)

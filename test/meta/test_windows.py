@@ -112,3 +112,39 @@ def test_proj_dropout_is_a_windows_option_off_by_default() -> None:
     ):
         with pytest.raises(ConfigError, match='proj_dropout'):
             train_config_from_dict(bad)
+
+
+def test_absorbed_components_zero_only_the_twelve_component_channels_of_some_windows() -> None:
+    bank = _bank(None)
+    n = len(bank.features[0])
+    # [T, 2 regions, 2 projected + 12 components + 12 flags + 1 probability], all non-zero
+    bank.features = [torch.arange(1, n + 1, dtype=torch.float32).reshape(n, 1, 1).expand(n, 2, 27)]
+    idx = [0, 1, 2, 3] * 50
+    ref, _ = bank.batch(idx, np.random.default_rng(0), proj_channels=2)
+    off, _ = bank.batch(idx, np.random.default_rng(0), proj_channels=2, absorb=0.0)
+    assert torch.equal(ref.feats, off.feats)  # off by default
+    wb, _ = bank.batch(idx, np.random.default_rng(0), proj_channels=2, absorb=0.3)
+    absorbed = (wb.feats[..., 2:14] == 0).flatten(1).all(1)
+    assert 0.15 < float(absorbed.float().mean()) < 0.45
+    assert torch.equal(wb.feats[~absorbed], ref.feats[~absorbed])
+    # projection, reliable flags and probabilities are kept in an absorbed window
+    keep = torch.cat([wb.feats[absorbed][..., :2], wb.feats[absorbed][..., 14:]], -1)
+    ref_keep = torch.cat([ref.feats[absorbed][..., :2], ref.feats[absorbed][..., 14:]], -1)
+    assert torch.equal(keep, ref_keep)
+    # meta episodes draw their windows with the same augmentation
+    from st_f2m_ros.meta.tasks import Episode
+
+    eps = [Episode(support=[0, 1], query=[2, 3], classes=[2, 5])] * 40
+    sup, _ = bank.episode_batch(eps, np.random.default_rng(1), absorb=0.5, proj_channels=2)
+    share = float((sup.feats[..., 2:14] == 0).flatten(2).all(-1).float().mean())
+    assert 0.3 < share < 0.7
+
+
+def test_absorb_components_is_a_recipe_option_for_component_models() -> None:
+    assert train_config_from_dict({}).absorb_components == 0.0
+    comp = {'backbone': 'fer_mini_xception', 'component_input': True}
+    cfg = train_config_from_dict({'model': comp, 'absorb_components': 0.3})
+    assert cfg.absorb_components == 0.3
+    for bad in ({'model': comp, 'absorb_components': 1.0}, {'absorb_components': 0.3}):
+        with pytest.raises(ConfigError, match='absorb_components'):
+            train_config_from_dict(bad)

@@ -211,6 +211,9 @@ def recipe(budget: Any, seed: int, out_dir: Path, model_cfg: Any) -> TrainConfig
     cfg = load_train_config(TRAIN_RECIPE)
     cfg = replace(cfg, seed=seed, threads=torch.get_num_threads(), out_dir=str(out_dir),
                   export=None, model=model_cfg)  # fmt: skip
+    if not model_cfg.component_input:  # the recipe's absorbed components need components
+        cfg.absorb_components = 0.0
+    cfg.validate()
     cfg.windows = replace(cfg.windows, epochs=budget.windows_epochs)
     cfg.meta = replace(cfg.meta, epochs=budget.meta_epochs, iterations=budget.meta_iterations)
     return cfg
