@@ -53,7 +53,9 @@ class Clip:
             against the person's neutral baseline (`face_frontend.FaceObservation.components`),
             or None when not measured (Haar fallback, a data set without faces). Unlike
             `components` (the generator's ground truth) this is what the robot sees at run time.
-        measured_ok: bool [T, 12] the front end's reliable mask for `measured` (None with it).
+        measured_ok: bool [T, 12] which of `measured` a model reads (None with it): reliable
+            in the frame and measured against the person's own neutral
+            (`FaceObservation.model_reliable`).
         utterances: transcript utterances overlapping the clip.
         source: where the clip came from (file, generator seed), for error messages.
 

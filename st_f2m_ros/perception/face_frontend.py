@@ -100,6 +100,8 @@ class FaceObservation:
         reliable: bool [12]; False where this frame cannot support the value.
         quality: the checks behind `reliable` (face size, pose, occlusion scores, reasons).
         baseline_source: 'prior', 'partial', 'online' or 'support'.
+        neutral_known: bool [12]; True where the neutral the value is measured against is the
+            person's own (online or support), False where it is still the population prior.
         calm: this frame counted as calm for the online neutral estimate.
         timings_ms: stage -> milliseconds ('detect', 'mesh', 'measure').
     """
@@ -119,6 +121,16 @@ class FaceObservation:
     baseline_source: str
     calm: bool
     timings_ms: dict[str, float]
+    neutral_known: np.ndarray | None = None  # None: every neutral known
+
+    @property
+    def model_reliable(self) -> np.ndarray:
+        """bool [12]: what a `component_input` model may read: reliable in this frame AND
+        measured against the person's own neutral. Against the population prior a value says
+        more about the person's resting face than about an expression (a calm real face is
+        read as raised or lowered parts), so it is not an input until the neutral is known."""
+        r = np.asarray(self.reliable, dtype=bool)
+        return r if self.neutral_known is None else r & np.asarray(self.neutral_known, bool)
 
     @property
     def tracked(self) -> bool:
@@ -240,4 +252,5 @@ class FaceFrontEnd:
             baseline_source=self.baseline.source,
             calm=calm,
             timings_ms=timings,
+            neutral_known=self.baseline.ready_mask(),
         )

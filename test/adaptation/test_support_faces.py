@@ -115,15 +115,22 @@ def test_support_crops_are_the_live_pipelines_and_measured_is_filled(session, fa
     live = [session.pipeline.process_bgr(10 + i / 30, f).observation for i, f in enumerate(frames)]
     for got, obs, f in zip(clips[0].crops, live, frames):
         assert np.array_equal(got, crop_face(f, obs.box, size))
-    # Measured: the front end's components and reliable mask, per frame (no neutral clip: as
-    # a fresh person's stage measures them).
+    # Measured: the front end's components and the mask the model reads, per frame (no
+    # neutral clip: as a fresh person's stage measures them, against the prior neutral, so
+    # reliable in every frame but not read by a model until the person's neutral is known).
     stage = FaceStage(session.pipeline.face_config)
     fronts = [stage.observe(i / 30, f, size)[0].frontend for i, f in enumerate(frames)]
     m, ok = clips[0].measured, clips[0].measured_ok
     assert m.shape == (N, 12) and m.dtype == np.float32 and ok.shape == (N, 12)
     assert np.array_equal(m, np.stack([fr.components for fr in fronts]))
-    assert np.array_equal(ok, np.stack([fr.reliable for fr in fronts])) and ok.all()
+    assert np.stack([fr.reliable for fr in fronts]).all()
+    assert np.array_equal(ok, np.stack([fr.model_reliable for fr in fronts])) and not ok.any()
     assert np.abs(m).max() > 0.1  # against the prior neutral: not all zero
+    # With a neutral clip the components are re-taken against it and become readable.
+    req = AdaptRequest('p07', [clip('happiness_high', frames), clip('neutral', frames)])
+    both = session.manager.load_clips('p07', session.manager.validate(req))
+    assert all(c.measured_ok.all() for c in both)
+    assert np.abs(both[0].measured).mean() < 0.05  # the same frames: their own neutral
 
 
 @pytest.mark.slow

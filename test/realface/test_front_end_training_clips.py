@@ -52,9 +52,9 @@ def test_crops_and_measurements_are_the_runtime_face_stages(session) -> None:
     clip = session.to_clip(SIZE, front_end=stage)
     assert clip.measured.shape == clip.measured_ok.shape == (len(session), 12)
     assert clip.measured.dtype == np.float32 and clip.measured_ok.dtype == np.bool_
-    assert clip.measured_ok.mean() > 0.9  # drawn faces are found, frontal and unoccluded
     # Replay the same frames through a fresh stage the way the pipeline does: identical clip.
     replay = FaceStage(FaceConfig())
+    reliable = []
     for f in session.frames():
         obs = replay.update(f.time, f.image)
         front = obs.frontend
@@ -62,7 +62,15 @@ def test_crops_and_measurements_are_the_runtime_face_stages(session) -> None:
         box = crop_box(front.box, replay.config)
         np.testing.assert_array_equal(clip.crops[f.index], crop_face(f.image, box, SIZE))
         np.testing.assert_array_equal(clip.measured[f.index], front.components)
-        np.testing.assert_array_equal(clip.measured_ok[f.index], front.reliable)
+        # the model reads a component once it is reliable AND the person's neutral is known
+        np.testing.assert_array_equal(
+            clip.measured_ok[f.index], front.reliable & front.neutral_known
+        )
+        reliable.append(front.reliable)
+    assert np.mean(reliable) > 0.9  # drawn faces are found, frontal and unoccluded
+    known = clip.measured_ok.all(axis=1)
+    assert not known[0] and known[-1]  # prior at first, the person's own neutral later
+    assert np.all(np.diff(known.astype(int)) >= 0)  # once known, it stays known
     # ... which differ from the generator's own boxes, and follow the drawn expression.
     plain = session.to_clip(SIZE)
     assert plain.measured is None and not np.array_equal(plain.crops, clip.crops)
@@ -131,14 +139,17 @@ def test_the_pipeline_feeds_each_frames_measurements_to_a_component_model(astron
     frame = np.full((480, 640, 3), 90, np.uint8)
     frame[:, 64:576] = astronaut[:480]
     rng = np.random.default_rng(0)
-    for i in range(30):
+    for i in range(60):  # 2 s: the online neutral is known after about 38 calm frames
         noisy = np.clip(frame + rng.integers(-3, 4, frame.shape), 0, 255).astype(np.uint8)
         assert pipe.process_bgr(1.0 + i / 30.0, noisy).skipped is None
     encoded = [r for r in pipe.cache._frames if r.feature is not None]
-    assert len(encoded) >= 4
+    assert len(encoded) >= 8
+    known = [bool(r.measured.model_ok.any()) for r in encoded if r.measured is not None]
+    assert not known[0] and known[-1]  # prior first: not read; the person's neutral: read
     for r in encoded:
         assert r.measured is not None  # the front end measured every frame of a real face
-        ok = r.measured.reliable
+        ok = r.measured.model_ok  # reliable and measured against the person's own neutral
+        assert not (ok & ~r.measured.reliable).any()
         want = np.where(ok, r.measured.components, 0.0)
         np.testing.assert_allclose(r.feature[:, -24:-12], np.broadcast_to(want, (9, 12)), 1e-6)
         np.testing.assert_array_equal(r.feature[:, -12:], np.broadcast_to(ok, (9, 12)))

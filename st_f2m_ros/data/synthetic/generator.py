@@ -302,8 +302,9 @@ class SyntheticSession:
         True, no `measured`). With one (a `perception.face_stage.FaceStage`, the runtime
         pipeline's face stage) every frame goes through it as at run time: the crop is cut
         from its box by `FaceStage.observe` and `measured` / `measured_ok` are the front end's
-        components and reliable mask, with the person's neutral baseline learnt online from
-        the first frame (`new_person`). A frame it misses keeps the generator's box crop with
+        components and the mask the model reads (`FaceObservation.model_reliable`: reliable and
+        measured against the person's neutral, learnt online from the first frame,
+        `new_person`). A frame it misses keeps the generator's box crop with
         `measured_ok` all False.
         """
         n = len(self)
@@ -320,7 +321,7 @@ class SyntheticSession:
                 front = obs.frontend
                 if front is not None:
                     measured[f.index] = front.components
-                    ok[f.index] = front.reliable
+                    ok[f.index] = front.model_reliable
             crops[f.index] = crop if crop is not None else crop_face(f.image, f.box, crop_size)
         return Clip(
             subject=self.subject.subject_id,

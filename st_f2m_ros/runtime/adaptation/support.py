@@ -54,7 +54,10 @@ class Frames:
     found: np.ndarray  # bool [N]
     raw: np.ndarray | None = None  # float64 [N, 12], NaN where no face was measured
     measured: np.ndarray | None = None  # float32 [N, 12], 0 where not measured
-    measured_ok: np.ndarray | None = None  # bool [N, 12]
+    measured_ok: np.ndarray | None = None  # bool [N, 12] what the model reads (below)
+    # bool [N, 12] the frame supports the value (quality); measured_ok is this AND the value
+    # is measured against the person's neutral (FaceObservation.model_reliable)
+    reliable: np.ndarray | None = None
 
 
 class CropStream:
@@ -71,6 +74,7 @@ class CropStream:
         self.raw: list[np.ndarray | None] = []
         self.measured: list[np.ndarray | None] = []
         self.ok: list[np.ndarray | None] = []
+        self.model_ok: list[np.ndarray | None] = []
         self._blank = np.zeros((size, size, 3), dtype=np.uint8)
         faces.begin()  # each source is a new stream (and, for the front end, a new person)
 
@@ -86,6 +90,7 @@ class CropStream:
         self.raw.append(face.raw)
         self.measured.append(face.components)
         self.ok.append(face.reliable)
+        self.model_ok.append(face.reliable if face.model_reliable is None else face.model_reliable)
 
     def feed(self, frames: Iterable[tuple[float, Any]], decode: Callable[[Any], Any]) -> None:
         """`add` every (time, item) of a stream, decoding each item just before its crop."""
@@ -106,10 +111,12 @@ class CropStream:
             raw = np.full((n, NUM_COMPONENTS), np.nan)
             measured = np.zeros((n, NUM_COMPONENTS), dtype=np.float32)
             ok = np.zeros((n, NUM_COMPONENTS), dtype=bool)
+            model_ok = np.zeros((n, NUM_COMPONENTS), dtype=bool)
             for k, i in enumerate(order):
                 if self.raw[i] is not None:
                     raw[k], measured[k], ok[k] = self.raw[i], self.measured[i], self.ok[i]
-            out = replace(out, raw=raw, measured=measured, measured_ok=ok)
+                    model_ok[k] = self.model_ok[i]
+            out = replace(out, raw=raw, measured=measured, measured_ok=model_ok, reliable=ok)
         return out
 
 
@@ -174,16 +181,18 @@ class SupportLoader:
             f = p.frames
             keep = (p.labels == NEUTRAL_ID) & f.found & np.isfinite(f.raw).all(axis=1)
             raws.append(f.raw[keep])
-            oks.append(f.measured_ok[keep])
+            oks.append(f.reliable[keep])
         raw, ok = np.concatenate(raws), np.concatenate(oks)
         if not ok.any():
             return None
         state = self.faces.neutral_state(raw, ok)
+        known = np.asarray(state['ready'], dtype=bool)
         for p in pieces:
             f = p.frames
             seen = np.isfinite(f.raw).all(axis=1)
             if seen.any():
                 f.measured[seen] = self.faces.relative(f.raw[seen], state)
+                f.measured_ok[seen] = f.reliable[seen] & known
         return state
 
     def _stream(self, name: str, max_frames: int) -> CropStream:

@@ -63,6 +63,7 @@ class SupportFrame(NamedTuple):
     raw: np.ndarray | None = None  # float64 [12] raw measures in IOD units
     components: np.ndarray | None = None  # float32 [12] vs the stage's neutral baseline
     reliable: np.ndarray | None = None  # bool [12]
+    model_reliable: np.ndarray | None = None  # bool [12] FaceObservation's (None: reliable)
 
 
 class SupportFaces:
@@ -105,6 +106,7 @@ class SupportFaces:
             np.asarray(front.raw, dtype=np.float64),
             np.asarray(front.components, dtype=np.float32),
             np.asarray(front.reliable, dtype=bool),
+            np.asarray(front.model_reliable, dtype=bool),
         )
 
     def neutral_state(self, raws: np.ndarray, reliable: np.ndarray) -> dict[str, Any] | None:

@@ -40,6 +40,14 @@ class FrameFace:
     components: np.ndarray  # float32 [12], Table II scale, relative to the neutral face
     reliable: np.ndarray  # bool [12]
     low_quality: str | None  # the reason, None when the frame is usable
+    # bool [12] the model reads (FaceObservation.model_reliable: reliable and measured
+    # against the person's own neutral); None: `reliable`
+    model_reliable: np.ndarray | None = None
+
+    @property
+    def model_ok(self) -> np.ndarray:
+        """The reliable flags a component_input model is given."""
+        return self.reliable if self.model_reliable is None else self.model_reliable
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ def frame_face(observation: object, config: object) -> FrameFace | None:
         np.asarray(front.components, dtype=np.float32).reshape(NUM_COMPONENTS),
         np.asarray(front.reliable, dtype=bool).reshape(NUM_COMPONENTS),
         low_quality(front, config),
+        np.asarray(front.model_reliable, dtype=bool).reshape(NUM_COMPONENTS),
     )
 
 

@@ -121,7 +121,7 @@ class FeatureCache:
                 ok = np.zeros((len(crops), NUM_COMPONENTS), dtype=bool)
                 for i, m in enumerate(measured):
                     if m is not None:
-                        comps[i], ok[i] = m.components, m.reliable
+                        comps[i], ok[i] = m.components, m.model_ok
                 feats = np.asarray(encode(crops, comps, ok))
             else:
                 feats = np.asarray(encode(crops))
