@@ -29,7 +29,7 @@ first second (share of states); P = mean probability of that emotion over the st
 `--why-neutral` prints instead, for the neutral photo and the smile, what each stage says:
 the expression net, the head's raw window probabilities, the post-processed states (also
 with expression_equalize), and ablations of the per-frame features and of text (docs
-section "Why the neutral photo is not decided neutral"; about 2 min).
+section "Why the neutral photo was not decided neutral"; about 2 min).
 """
 
 from __future__ import annotations

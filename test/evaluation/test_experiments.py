@@ -226,21 +226,18 @@ def test_trained_models_are_reused_not_retrained(tiny_run: tuple[Path, Path]) ->
 def test_fuzzy_components_runs_through_the_front_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With an encoder that reads measured components, every frame goes through the face
-    stage; without one, the experiment is refused with the command that trains one."""
-    from dataclasses import replace
-
+    """With an encoder that reads measured components (the shipped default), every frame goes
+    through the face stage; without one, the experiment is refused with the command that
+    trains one."""
     from st_f2m_ros.cli.main import main
-    from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
-    from st_f2m_ros.model.stf2m import STF2MModel
+    from st_f2m_ros.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 
     out = tmp_path / 'fc'
-    assert main(['experiment', 'fuzzy_components', '--out', str(out)]) == 1  # a ConfigError
+    pixel = DEFAULT_CHECKPOINT.parent / 'st_f2m_pixel.safetensors'  # no component input
+    args = ['experiment', 'fuzzy_components', '--out', str(out)]
+    assert main([*args, '--encoder', str(pixel)]) == 1  # a ConfigError
     assert 'config/train_components.yaml' in capsys.readouterr().err
-    default = load_checkpoint(DEFAULT_CHECKPOINT)
-    encoder = tmp_path / 'components.safetensors'
-    save_checkpoint(STF2MModel(replace(default.config, component_input=True)), encoder)
-    args = ['experiment', 'fuzzy_components', '--encoder', str(encoder), '--out', str(out)]
+    assert load_checkpoint(DEFAULT_CHECKPOINT).config.component_input
     assert main([*args, '--threads', '1']) == 0
     res = json.loads((out / 'fuzzy_components.json').read_text())
     assert {(r['method'], r['condition']) for r in res['rows']} == {

@@ -63,7 +63,8 @@ from st_f2m_ros.evaluation.experiments.protocol import evaluate
 
 EXPERIMENTS = ('table3', 'table4', 'table5', 'ablation', 'alpha_beta', 'fuzzy_components')
 # `all`: the paper's experiments on the default encoder; fuzzy_components needs an encoder
-# that reads the front end's measured components (config/train_components.yaml).
+# that reads the front end's measured components (the shipped default does, and so does one
+# from config/train_components.yaml).
 PAPER_EXPERIMENTS = EXPERIMENTS[:5]
 TITLES = {
     'table3': 'Table III analogue: clean data, all methods',
@@ -248,9 +249,10 @@ class ExperimentRun:
         elif name == 'fuzzy_components':
             if not self.encoder.config.component_input:
                 raise ConfigError(
-                    'fuzzy_components needs an encoder that reads measured components: train '
-                    'one with `st-f2m train --config config/train_components.yaml` and pass '
-                    '--encoder runs/components/final.safetensors'
+                    'fuzzy_components needs an encoder that reads measured components: the '
+                    'shipped default does (leave out --encoder), or train one with `st-f2m '
+                    'train --config config/train_components.yaml` and pass --encoder '
+                    'runs/components/final.safetensors'
                 )
             names, conds = FUZZY_METHODS, list(FUZZY_CONDITIONS)
             rows = self.rows(names, dict(zip(conds[:2], ('', ABLATION_CORRUPTION))))
