@@ -149,7 +149,7 @@ class StageLoops:
         ddp = wrap_ddp(obj, self.world)
         bank = self.train_bank
         cfg = self.model.config
-        proj = cfg.feat_dim - cfg.fixed_channels
+        proj = cfg.projected_channels
         for epoch in range(st.epochs):
             if self._skip('windows', epoch):
                 continue
@@ -181,7 +181,7 @@ class StageLoops:
         params = [p for p in obj.parameters() if p.requires_grad]
         opt = self._optimizer('meta', params, st.lr, st.weight_decay)
         ddp = wrap_ddp(obj, self.world)
-        proj = self.model.config.feat_dim - self.model.config.fixed_channels
+        proj = self.model.config.projected_channels
         for epoch in range(st.epochs):
             if self._skip('meta', epoch):
                 continue

@@ -153,6 +153,12 @@ class STF2MConfig:
         return fer + (COMPONENT_CHANNELS if self.component_input else 0)
 
     @property
+    def projected_channels(self) -> int:
+        """Channels of D the region projection makes (first in each region; zeros without
+        `region_projection`); the measured components, when input, start here."""
+        return self.feat_dim - self.fixed_channels
+
+    @property
     def window_seconds(self) -> float:
         """Time span of one window in seconds."""
         return self.window / self.feature_rate

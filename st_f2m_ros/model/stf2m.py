@@ -144,9 +144,9 @@ class STF2MModel(nn.Module):
         else:
             self.backbone = build_backbone(cfg.backbone)
         self.region_proj: nn.Module = (
-            nn.Linear(self.backbone.out_channels, d - cfg.fixed_channels)
+            nn.Linear(self.backbone.out_channels, cfg.projected_channels)
             if cfg.region_projection
-            else ZeroProjection(d - cfg.fixed_channels)
+            else ZeroProjection(cfg.projected_channels)
         )
         self.temporal1 = GatedTemporalConv(d, cfg.temporal_kernel)
         self.spatial = RegionMessagePassing(d, cfg.region_grid)

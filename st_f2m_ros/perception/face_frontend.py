@@ -121,7 +121,7 @@ class FaceObservation:
     baseline_source: str
     calm: bool
     timings_ms: dict[str, float]
-    neutral_known: np.ndarray | None = None  # None: every neutral known
+    neutral_known: np.ndarray
 
     @property
     def model_reliable(self) -> np.ndarray:
@@ -129,8 +129,7 @@ class FaceObservation:
         measured against the person's own neutral. Against the population prior a value says
         more about the person's resting face than about an expression (a calm real face is
         read as raised or lowered parts), so it is not an input until the neutral is known."""
-        r = np.asarray(self.reliable, dtype=bool)
-        return r if self.neutral_known is None else r & np.asarray(self.neutral_known, bool)
+        return np.asarray(self.reliable, dtype=bool) & np.asarray(self.neutral_known, bool)
 
     @property
     def tracked(self) -> bool:

@@ -90,7 +90,7 @@ class CropStream:
         self.raw.append(face.raw)
         self.measured.append(face.components)
         self.ok.append(face.reliable)
-        self.model_ok.append(face.reliable if face.model_reliable is None else face.model_reliable)
+        self.model_ok.append(face.model_reliable)
 
     def feed(self, frames: Iterable[tuple[float, Any]], decode: Callable[[Any], Any]) -> None:
         """`add` every (time, item) of a stream, decoding each item just before its crop."""

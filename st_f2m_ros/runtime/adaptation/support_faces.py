@@ -63,7 +63,7 @@ class SupportFrame(NamedTuple):
     raw: np.ndarray | None = None  # float64 [12] raw measures in IOD units
     components: np.ndarray | None = None  # float32 [12] vs the stage's neutral baseline
     reliable: np.ndarray | None = None  # bool [12]
-    model_reliable: np.ndarray | None = None  # bool [12] FaceObservation's (None: reliable)
+    model_reliable: np.ndarray | None = None  # bool [12] FaceObservation.model_reliable
 
 
 class SupportFaces:
